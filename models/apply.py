@@ -1,0 +1,91 @@
+"""Apply a separation model to a signal of any length: windows, batched forward passes, overlap-add.
+
+The one chunked-inference routine of the kit; the submission, the evaluator, the ``separate``
+command and validation during training all call :func:`separate`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Callable, Iterator
+
+import torch
+
+Model = Callable[[torch.Tensor], torch.Tensor]  # (batch, channels, samples) -> (batch, targets, channels, samples)
+PRECISIONS = ("fp32", "bf16", "fp16")
+
+
+def crossfade_window(length: int) -> torch.Tensor:
+    """A raised-cosine weight that is positive at every sample, so any coverage can be normalised."""
+    n = torch.arange(length, dtype=torch.float64)
+    return (0.5 - 0.5 * torch.cos(2 * math.pi * (n + 0.5) / length)).float()
+
+
+def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
+    """The autocast context for ``precision`` (``fp32`` means none)."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float16
+    return torch.autocast(device.type, dtype=dtype)
+
+
+def window_starts(length: int, window: int, hop: int) -> list[int]:
+    """Start sample of each window so that windows every ``hop`` samples cover ``[0, length)``."""
+    if length <= window:
+        return [0]
+    return list(range(0, length - window + hop, hop))
+
+
+def _batches(starts: list[int], size: int) -> Iterator[list[int]]:
+    for i in range(0, len(starts), size):
+        yield starts[i:i + size]
+
+
+@torch.inference_mode()
+def separate(model: Model, mix: torch.Tensor, n_targets: int, sample_rate: int, window_seconds: float = 3.0,
+             hop_seconds: float = 0.5, batch_size: int = 4, device: str | torch.device = "cpu",
+             precision: str = "fp32", progress: Callable[[int], None] | None = None) -> torch.Tensor:
+    """Separate ``mix`` shaped ``(channels, samples)`` into ``(n_targets, channels, samples)`` (float32, on CPU).
+
+    Windows of ``window_seconds`` start every ``hop_seconds``; ``batch_size`` windows go through the
+    model together. Overlapping windows are cross-faded with a raised-cosine weight and normalised by
+    the summed weight, so a model that returns its input returns the mixture unchanged. Memory is
+    the output itself plus one batch of windows. ``progress`` is called with the number of windows
+    done after each batch.
+    """
+    if mix.dim() != 2:
+        raise ValueError(f"separate expects (channels, samples), got shape {tuple(mix.shape)}")
+    channels, length = mix.shape
+    if length == 0:
+        raise ValueError("separate got an empty signal (0 samples)")
+    window = max(1, round(window_seconds * sample_rate))
+    hop = max(1, round(hop_seconds * sample_rate))
+    if hop > window:
+        raise ValueError(f"hop ({hop_seconds} s) must not exceed the window ({window_seconds} s)")
+    device = torch.device(device)
+    starts = window_starts(length, window, hop)
+    span = min(window, length)
+    weight = crossfade_window(span) if len(starts) > 1 else torch.ones(span)
+    out = torch.zeros(n_targets, channels, length)
+    total = torch.zeros(length)
+    mix = mix.float()
+    with autocast(device, precision):
+        for group in _batches(starts, batch_size):
+            chunk = torch.zeros(len(group), channels, span)
+            for i, s in enumerate(group):
+                piece = mix[:, s:s + span]
+                chunk[i, :, :piece.shape[-1]] = piece
+            est = model(chunk.to(device)).float().cpu()
+            if est.shape != (len(group), n_targets, channels, span):
+                raise RuntimeError(f"model returned {tuple(est.shape)}, expected "
+                                   f"{(len(group), n_targets, channels, span)}")
+            for i, s in enumerate(group):
+                n = min(span, length - s)
+                out[..., s:s + n] += est[i, ..., :n] * weight[:n]
+                total[s:s + n] += weight[:n]
+            if progress is not None:
+                progress(len(group))
+    return out / total

@@ -1,1 +1,5 @@
 """Metrics, the MUSDB18-HQ-layout track reader, the synthetic dataset generator and the evaluation harness."""
+
+from .metrics import chunk_sdr, global_sdr
+
+__all__ = ["chunk_sdr", "global_sdr"]

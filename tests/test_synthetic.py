@@ -1,0 +1,283 @@
+"""The synthetic dataset generator: determinism, exact 16-bit files, the dataset cache, and stems that sound like
+their class (measured with FFTs on a few seeds)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from evaluator import synthetic
+from evaluator.synthetic import (
+    ensure_dataset,
+    main,
+    synthesize_track,
+    track_seed,
+    write_dataset,
+    write_track,
+)
+from evaluator.tracks import STEMS, find_tracks
+
+SR = 44100
+CLASS_SEEDS = (1, 2, 3)  # properties hold per seed; three songs keep this under ~2 s
+CLASS_SECONDS = 8.0
+
+
+@pytest.fixture(scope="module")
+def songs() -> list[dict[str, np.ndarray]]:
+    return [synthesize_track(seed, CLASS_SECONDS) for seed in CLASS_SEEDS]
+
+
+def power_spectrum(stereo: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(frequencies, power) of the mid channel."""
+    mid = stereo.astype(np.float64).mean(axis=1)
+    return np.fft.rfftfreq(len(mid), 1 / SR), np.abs(np.fft.rfft(mid)) ** 2
+
+
+def band_fraction(stereo: np.ndarray, low: float, high: float) -> float:
+    freqs, power = power_spectrum(stereo)
+    return float(power[(freqs >= low) & (freqs < high)].sum() / power.sum())
+
+
+def frame_energy_db(mono: np.ndarray, frame: int) -> np.ndarray:
+    """Energy per frame in dB relative to the loudest frame."""
+    count = len(mono) // frame
+    energy = (mono[:count * frame].astype(np.float64).reshape(count, frame) ** 2).mean(axis=1)
+    return 10 * np.log10(energy / energy.max() + 1e-12)
+
+
+def high_band(stereo: np.ndarray, cutoff: float) -> np.ndarray:
+    """The mid channel with everything below ``cutoff`` Hz removed (FFT mask)."""
+    mid = stereo.astype(np.float64).mean(axis=1)
+    spectrum = np.fft.rfft(mid)
+    spectrum[np.fft.rfftfreq(len(mid), 1 / SR) < cutoff] = 0
+    return np.fft.irfft(spectrum, len(mid))
+
+
+def onsets_per_second(mono: np.ndarray, rise_db: float = 12.0) -> float:
+    """Sharp attacks: 5 ms frames at least ``rise_db`` louder than the frame 10 ms earlier (and not too quiet)."""
+    db = frame_energy_db(mono, SR // 200)
+    rises = (db[2:] - db[:-2] > rise_db) & (db[2:] > -40)
+    starts = rises & ~np.concatenate([[False], rises[:-1]])
+    return starts.sum() / (len(mono) / SR)
+
+
+# -------------------------------------------------------------------------------------------- arrays and files
+
+
+def test_track_shapes_dtype_grid_and_headroom():
+    stems = synthesize_track(7, 1.3)
+    assert list(stems) == list(STEMS)
+    mixture = sum(stems.values())
+    for name, audio in stems.items():
+        assert audio.shape == (round(1.3 * SR), 2) and audio.dtype == np.float32, name
+        assert np.array_equal(audio * 32768, np.round(audio * 32768)), f"{name} is not on the 16-bit grid"
+        assert np.sqrt(np.mean(audio.astype(np.float64) ** 2)) > 1e-3, f"{name} is silent"
+    assert 0.3 < np.max(np.abs(mixture)) < 0.9 + 4 / 32768
+    assert synthesize_track(7, 0.25, sample_rate=22050)["vocals"].shape == (round(0.25 * 22050), 2)
+
+
+def test_same_seed_same_audio_other_seed_other_audio():
+    first, again, other = synthesize_track(11, 2.0), synthesize_track(11, 2.0), synthesize_track(12, 2.0)
+    for name in STEMS:
+        assert np.array_equal(first[name], again[name]), name
+        assert not np.array_equal(first[name], other[name]), name
+    assert track_seed(0, 1) != track_seed(0, 2) and track_seed(0, 1) != track_seed(1, 1)
+
+
+def test_bad_parameters_are_named():
+    with pytest.raises(ValueError, match="duration"):
+        synthesize_track(0, 0.0)
+    with pytest.raises(ValueError, match="sample_rate"):
+        synthesize_track(0, 1.0, sample_rate=8000)
+    with pytest.raises(ValueError, match="seed"):
+        synthesize_track(-1, 1.0)
+    stems = synthesize_track(0, 0.2)
+    with pytest.raises(ValueError, match="keys"):
+        write_track("unused", {k: v for k, v in stems.items() if k != "drums"}, SR)
+    with pytest.raises(ValueError, match="peaks"):
+        write_track("unused", {k: v * 4 for k, v in stems.items()}, SR)
+
+
+def test_written_mixture_is_exactly_the_sum_of_the_stems(tmp_path):
+    stems = synthesize_track(3, 1.5)
+    folder = write_track(tmp_path / "song", stems, SR)
+    for dtype in ("float32", "int16"):
+        read = {name: sf.read(folder / f"{name}.wav", dtype=dtype)[0] for name in (*STEMS, "mixture")}
+        total = sum(read[name].astype(np.int64 if dtype == "int16" else np.float32) for name in STEMS)
+        assert np.array_equal(read["mixture"], total), dtype
+    for name in STEMS:  # the arrays were already on the grid: writing them is exact
+        assert np.array_equal(sf.read(folder / f"{name}.wav", dtype="float32")[0], stems[name]), name
+    info = sf.info(folder / "mixture.wav")
+    assert (info.samplerate, info.channels, info.subtype) == (SR, 2, "PCM_16")
+    [track] = find_tracks(tmp_path)
+    assert (track.name, track.frames, track.channels, track.sample_rate) == ("song", len(stems["bass"]), 2, SR)
+    assert np.array_equal(track.read("vocals"), stems["vocals"])
+
+
+def test_same_seed_same_files(tmp_path):
+    digests = []
+    for name in ("a", "b"):
+        folder = write_track(tmp_path / name, synthesize_track(5, 0.5), SR)
+        digests.append([hashlib.sha256((folder / f"{s}.wav").read_bytes()).hexdigest() for s in (*STEMS, "mixture")])
+    assert digests[0] == digests[1]
+
+
+def test_interrupted_write_leaves_no_track(tmp_path, monkeypatch):
+    stems = synthesize_track(1, 0.3)
+    real_write = sf.write
+    calls = []
+
+    def failing_write(path, *args, **kwargs):
+        calls.append(path)
+        if len(calls) == 3:
+            raise KeyboardInterrupt("simulated interruption")
+        real_write(path, *args, **kwargs)
+
+    monkeypatch.setattr(synthetic.sf, "write", failing_write)
+    with pytest.raises(KeyboardInterrupt):
+        write_track(tmp_path / "song", stems, SR)
+    assert list(tmp_path.iterdir()) == []
+
+    monkeypatch.setattr(synthetic.sf, "write", real_write)
+    write_track(tmp_path / "song", stems, SR)
+    before = (tmp_path / "song" / "bass.wav").read_bytes()
+    calls.clear()
+    monkeypatch.setattr(synthetic.sf, "write", failing_write)
+    with pytest.raises(KeyboardInterrupt):  # replacing a complete track: the old one survives intact
+        write_track(tmp_path / "song", synthesize_track(2, 0.3), SR)
+    assert [p.name for p in tmp_path.iterdir()] == ["song"]
+    assert (tmp_path / "song" / "bass.wav").read_bytes() == before
+
+
+# ---------------------------------------------------------------------------------------------------- datasets
+
+
+def test_write_dataset_names_seeds_and_resume(tmp_path, monkeypatch):
+    paths = write_dataset(tmp_path / "data", n_tracks=3, duration=0.4, seed=9)
+    assert [p.name for p in paths] == ["synth-0000", "synth-0001", "synth-0002"]
+    assert [t.name for t in find_tracks(tmp_path / "data")] == [p.name for p in paths]
+    second = sf.read(paths[1] / "drums.wav", dtype="float32")[0]
+    assert np.array_equal(second, synthesize_track(track_seed(9, 1), 0.4)["drums"])
+
+    made = []
+    monkeypatch.setattr(synthetic, "synthesize_track", lambda seed, *a: made.append(seed) or synthesize_track(seed, *a))
+    (paths[2] / "other.wav").unlink()  # an incomplete track is made again; complete ones are kept
+    write_dataset(tmp_path / "data", n_tracks=3, duration=0.4, seed=9)
+    assert made == [track_seed(9, 2)]
+
+
+def test_ensure_dataset_reuses_matching_cache_and_regenerates_on_mismatch(tmp_path, monkeypatch):
+    root = tmp_path / "cache" / "synthetic"
+    assert ensure_dataset(root, n_tracks=2, duration=0.3, seed=4) == root
+    manifest = json.loads((root / "dataset.json").read_text())
+    assert manifest["seed"] == 4 and manifest["version"] == synthetic.GENERATOR_VERSION
+    first = (root / "synth-0000" / "mixture.wav").read_bytes()
+
+    def no_generation(*args, **kwargs):
+        raise AssertionError("a matching cache was regenerated")
+
+    monkeypatch.setattr(synthetic, "synthesize_track", no_generation)
+    assert ensure_dataset(root, n_tracks=2, duration=0.3, seed=4) == root
+    monkeypatch.undo()
+
+    ensure_dataset(root, n_tracks=3, duration=0.3, seed=5)
+    assert json.loads((root / "dataset.json").read_text())["seed"] == 5
+    assert [t.name for t in find_tracks(root)] == ["synth-0000", "synth-0001", "synth-0002"]
+    assert (root / "synth-0000" / "mixture.wav").read_bytes() != first
+    assert sorted(p.name for p in root.parent.iterdir()) == [".synthetic.lock", "synthetic"]
+
+
+def test_interrupted_ensure_dataset_never_looks_complete(tmp_path, monkeypatch):
+    root = tmp_path / "synthetic"
+    made = []
+
+    def fail_on_second(seed, *args):
+        made.append(seed)
+        if len(made) == 2:
+            raise KeyboardInterrupt("simulated interruption")
+        return synthesize_track(seed, *args)
+
+    monkeypatch.setattr(synthetic, "synthesize_track", fail_on_second)
+    with pytest.raises(KeyboardInterrupt):
+        ensure_dataset(root, n_tracks=3, duration=0.3, seed=1)
+    assert not root.exists()
+    monkeypatch.undo()
+    ensure_dataset(root, n_tracks=3, duration=0.3, seed=1)  # resumes, then publishes
+    assert len(find_tracks(root)) == 3 and (root / "dataset.json").is_file()
+
+
+def test_ensure_dataset_refuses_a_foreign_folder(tmp_path):
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep me")
+    with pytest.raises(FileExistsError, match="mine"):
+        ensure_dataset(tmp_path / "mine", n_tracks=1, duration=0.2)
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
+
+
+def test_command_line(tmp_path, capsys):
+    assert main([str(tmp_path / "out"), "--tracks", "2", "--duration", "0.3", "--seed", "8",
+                 "--sample-rate", "32000"]) == 0
+    tracks = find_tracks(tmp_path / "out")
+    assert [(t.name, t.sample_rate, t.frames) for t in tracks] == [("synth-0000", 32000, 9600),
+                                                                   ("synth-0001", 32000, 9600)]
+    with pytest.raises(SystemExit):
+        main([str(tmp_path / "bad"), "--duration", "-1"])
+    assert "duration" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------------------ class properties
+
+
+def test_bass_is_low(songs):
+    for song in songs:
+        assert band_fraction(song["bass"], 0, 300) > 0.85
+        assert band_fraction(song["bass"], 2000, SR / 2) < 0.01  # few harmonics, no noise
+        freqs, power = power_spectrum(song["bass"])
+        assert 35 < freqs[np.argmax(power)] < 210  # the strongest partial is a fundamental in the bass register
+
+
+def test_drums_are_bright_and_percussive(songs):
+    for song in songs:
+        assert band_fraction(song["drums"], 5000, SR / 2) > 0.01
+        assert onsets_per_second(high_band(song["drums"], 5000)) > 2.0  # hats and snares on a grid
+        assert onsets_per_second(song["drums"].mean(axis=1)) > 1.0
+
+
+def test_vocals_pause_and_live_in_the_voice_band_with_moving_formants(songs):
+    for song in songs:
+        vocals = song["vocals"]
+        assert band_fraction(vocals, 100, 4000) > 0.9
+        db = frame_energy_db(vocals.mean(axis=1), SR // 20)
+        assert np.mean(db < -40) > 0.05, "no pauses between phrases"
+        assert np.mean(db > -20) > 0.4, "mostly silent"
+        # Per 46 ms frame: the balance of the 1-3 kHz band against 200-1000 Hz, in dB, must move (vowels change).
+        frames = vocals.mean(axis=1)[: len(vocals) // 2048 * 2048].reshape(-1, 2048).astype(np.float64)
+        power = np.abs(np.fft.rfft(frames * np.hanning(2048), axis=1)) ** 2
+        freqs = np.fft.rfftfreq(2048, 1 / SR)
+        low = power[:, (freqs >= 200) & (freqs < 1000)].sum(axis=1)
+        high = power[:, (freqs >= 1000) & (freqs < 3000)].sum(axis=1)
+        voiced = frame_energy_db(vocals.mean(axis=1), 2048) > -20
+        assert np.std(10 * np.log10(high[voiced] / low[voiced])) > 3.0
+
+
+def test_other_is_harmonic_in_the_mid_register(songs):
+    for song in songs:
+        freqs, power = power_spectrum(song["other"])
+        cumulative = np.cumsum(power) / power.sum()
+        median = freqs[np.searchsorted(cumulative, 0.5)]
+        assert 150 < median < 2000
+        assert band_fraction(song["other"], 100, 5000) > 0.8
+        # Harmonic: energy sits on a few partials, so the strongest 1% of bins hold most of it (noise: ~5%).
+        assert np.sort(power)[::-1][: len(power) // 100].sum() / power.sum() > 0.5
+
+
+def test_every_stem_is_audible_and_the_mixture_does_not_clip(songs):
+    for song in songs:
+        mixture = sum(song.values())
+        assert np.max(np.abs(mixture)) < 0.9 + 4 / 32768
+        levels = {name: 10 * np.log10(np.mean(audio.astype(np.float64) ** 2)) for name, audio in song.items()}
+        assert max(levels.values()) - min(levels.values()) < 18, levels

@@ -153,8 +153,9 @@ class MixingDataset(Dataset):
             return None
         choices = [(i, s[stem]) for i, s in enumerate(self.sad_index.starts) if len(s[stem])]
         if not choices:
-            warnings.warn(f"source activity detection kept no segment of {stem!r} in any of the {len(self.tracks)} "
-                          "training tracks; drawing that stem's excerpts uniformly instead", stacklevel=3)
+            warnings.warn(f"source activity detection kept no segment of {stem!r} in any of the "
+                          f"{len(self.tracks)} training tracks (silent, or shorter than a SAD segment); drawing its "
+                          "excerpts uniformly instead", stacklevel=2)
             return None
         kept = sum(len(s) for _, s in choices)
         log.info("SAD: %s: %d segments kept in %d of %d tracks", stem, kept, len(choices), len(self.tracks))

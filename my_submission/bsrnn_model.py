@@ -1,0 +1,78 @@
+"""The Band-Split RNN submission: the weight files of ``my_submission/weights/`` run through the contract.
+
+The folder holds one ``<instrument>.safetensors`` per instrument, or one multi-target file, or any
+mix of files that together cover the four instruments exactly once (each file's config says which
+instruments it outputs). ``BSRNN_WEIGHTS_DIR`` points elsewhere. Inference settings come from
+``InferenceSettings.from_env()``; the device is CUDA when available, else CPU, unless set.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from models import load_model, read_config
+
+from .separation_model import INSTRUMENTS, Part, SeparationModel
+
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+WEIGHTS_ENV = "BSRNN_WEIGHTS_DIR"
+
+
+class WeightsNotFoundError(FileNotFoundError):
+    """The weights folder lacks the files that cover the four instruments."""
+
+
+def weights_dir() -> Path:
+    """The folder weights are loaded from: ``$BSRNN_WEIGHTS_DIR`` or ``my_submission/weights``."""
+    return Path(os.environ.get(WEIGHTS_ENV) or WEIGHTS_DIR)
+
+
+def find_weight_files(folder: Path) -> dict[Path, list[str]]:
+    """The weight files of ``folder`` and the instruments each outputs; together they cover each instrument once."""
+    if not folder.is_dir():
+        raise WeightsNotFoundError(f"weights folder {folder} does not exist (expected {', '.join(INSTRUMENTS)}"
+                                   f".safetensors or one multi-target .safetensors file; set {WEIGHTS_ENV} to use "
+                                   "another folder)")
+    files = sorted(folder.glob("*.safetensors"))
+    if not files:
+        raise WeightsNotFoundError(f"weights folder {folder} has no .safetensors file (expected "
+                                   f"{', '.join(i + '.safetensors' for i in INSTRUMENTS)}, or one multi-target file)")
+    coverage: dict[str, Path] = {}
+    found: dict[Path, list[str]] = {}
+    rates = set()
+    for path in files:
+        config = read_config(path)
+        if path.stem in INSTRUMENTS and config.targets != [path.stem]:
+            raise ValueError(f"{path} is named after {path.stem} but its model outputs {config.targets}")
+        for target in config.targets:
+            if target in coverage:
+                raise ValueError(f"{target} is output by both {coverage[target].name} and {path.name} in {folder}; "
+                                 "keep one")
+            coverage[target] = path
+        found[path] = config.targets
+        rates.add(config.sample_rate)
+    missing = [i for i in INSTRUMENTS if i not in coverage]
+    if missing:
+        raise WeightsNotFoundError(f"weights folder {folder} has no model for {', '.join(missing)} "
+                                   f"(found {', '.join(f'{p.name}: {t}' for p, t in found.items())})")
+    if len(rates) > 1:
+        raise ValueError(f"the weight files in {folder} disagree on the sample rate ({sorted(rates)} Hz)")
+    return found
+
+
+class BSRNNModel(SeparationModel):
+    """Band-Split RNN models loaded from the weights folder; constructed with no arguments, as the grader does."""
+
+    def __init__(self) -> None:
+        folder = weights_dir()
+        files = find_weight_files(folder)
+        parts, rate = [], None
+        for path in files:
+            model = load_model(path, "cpu")
+            parts.append(Part(model, tuple(model.targets)))
+            rate = model.config.sample_rate
+        super().__init__(parts, sample_rate=rate)
+        for part in self.parts:
+            part.network.to(self.device)
+        self.weight_files = list(files)

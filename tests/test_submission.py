@@ -1,0 +1,335 @@
+"""The submission: the grader's contract, every kind of input, the BSRNN weights folder, the wrapper, the CLI."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+import models
+from models import BSRNNConfig, build_model, save_model
+from my_submission.aicrowd_wrapper import AIcrowdWrapper
+from my_submission.bsrnn_model import BSRNNModel, WeightsNotFoundError
+from my_submission.identity_model import IdentityModel
+from my_submission.separate import main as separate_main
+from my_submission.separation_model import INSTRUMENTS, Part, SeparationModel, import_model_class
+from my_submission.settings import InferenceSettings
+
+RATE = 44100
+TINY = dict(feature_dim=8, num_repeat=1, band_scheme=[[4000.0, 2000.0]])  # three bands: fast
+
+
+@pytest.fixture(autouse=True)
+def _short_windows(monkeypatch):
+    """Short windows so that even second-long test signals are cut into several overlapping chunks."""
+    for name in ("WINDOW", "HOP", "BATCH_SIZE", "PRECISION", "DEVICE", "PROGRESS"):
+        monkeypatch.delenv(f"BSRNN_{name}", raising=False)
+    monkeypatch.setenv("BSRNN_WINDOW", "0.25")
+    monkeypatch.setenv("BSRNN_HOP", "0.1")
+    monkeypatch.setenv("BSRNN_BATCH_SIZE", "4")
+
+
+def _music(seconds: float = 1.3, channels: int = 2, rate: int = RATE, seed: int = 0, noise: float = 0.05
+           ) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    t = np.arange(round(seconds * rate)) / rate
+    tones = [0.3 * np.sin(2 * np.pi * (110 * (c + 1)) * t + c) for c in range(channels)]
+    return np.stack(tones, 1) + noise * rng.standard_normal((len(t), channels))
+
+
+@pytest.fixture(scope="module")
+def weights_folder(tmp_path_factory):
+    """Tiny per-target BSRNN weight files, one per instrument."""
+    folder = tmp_path_factory.mktemp("weights")
+    for i, target in enumerate(INSTRUMENTS):
+        torch.manual_seed(i)
+        save_model(build_model(BSRNNConfig(targets=[target], **TINY)), folder / f"{target}.safetensors")
+    return folder
+
+
+@pytest.fixture
+def bsrnn(weights_folder, monkeypatch) -> BSRNNModel:
+    monkeypatch.setenv("BSRNN_WEIGHTS_DIR", str(weights_folder))
+    return BSRNNModel()
+
+
+def _check_contract(stems: dict, rates: dict, mix: np.ndarray, rate: int) -> None:
+    assert set(stems) == set(INSTRUMENTS) and set(rates) == set(INSTRUMENTS)
+    for name in INSTRUMENTS:
+        assert stems[name].shape == mix.shape
+        assert rates[name] == rate and isinstance(rates[name], int)
+        assert np.isfinite(stems[name]).all() and np.abs(stems[name]).max() <= 1
+
+
+def test_identity_model_returns_the_mixture_unchanged():
+    model = IdentityModel()
+    assert model.instruments == ["bass", "drums", "other", "vocals"]
+    with pytest.raises(NameError, match="boom"):
+        model.raise_aicrowd_error("boom")
+    mix = _music()
+    stems, rates = model.separate_music_file(mix, RATE)
+    _check_contract(stems, rates, mix, RATE)
+    for stem in stems.values():
+        np.testing.assert_allclose(stem, mix, atol=1e-6)
+
+
+def test_network_sees_at_most_one_batch_of_windows():
+    seen = []
+
+    class Spy(torch.nn.Module):
+        def forward(self, x):
+            seen.append(tuple(x.shape))
+            return x.unsqueeze(1).expand(-1, 4, -1, -1).clone()
+
+    model = SeparationModel([Part(Spy(), INSTRUMENTS)], RATE)
+    mix = _music(seconds=2.0)
+    stems, _ = model.separate_music_file(mix, RATE)
+    window = round(0.25 * RATE)
+    assert len(seen) > 2 and all(b <= 4 and c == 2 and n == window for b, c, n in seen)
+    np.testing.assert_allclose(stems["drums"], mix, atol=1e-6)
+
+
+def test_bsrnn_matches_the_chunked_routine_per_target(bsrnn, weights_folder):
+    mix = _music(seconds=0.45)
+    stems, rates = bsrnn.separate_music_file(mix, RATE)
+    _check_contract(stems, rates, mix, RATE)
+    for target in INSTRUMENTS:
+        network = models.load_model(weights_folder / f"{target}.safetensors")
+        expected = models.separate(network, torch.from_numpy(mix.T.astype(np.float32)), 1, RATE, 0.25, 0.1, 4)[0]
+        np.testing.assert_allclose(stems[target], np.clip(expected.numpy().T, -1, 1), atol=1e-5)
+    assert not np.allclose(stems["vocals"], stems["bass"])
+
+
+@pytest.mark.parametrize("shape", ["(N,)", "(N, 1)"])
+def test_mono_in_mono_out(bsrnn, shape):
+    mono = _music(seconds=0.4, channels=1)
+    mix = mono[:, 0] if shape == "(N,)" else mono
+    stems, rates = bsrnn.separate_music_file(mix, RATE)
+    _check_contract(stems, rates, mix, RATE)
+    stereo, _ = bsrnn.separate_music_file(np.repeat(mono, 2, axis=1), RATE)
+    for target in INSTRUMENTS:  # dual mono, averaged back
+        np.testing.assert_allclose(stems[target].reshape(-1), stereo[target].mean(1), atol=1e-6)
+
+
+def test_more_than_two_channels_run_as_pairs(bsrnn):
+    mix = _music(seconds=0.4, channels=3)
+    stems, rates = bsrnn.separate_music_file(mix, RATE)
+    _check_contract(stems, rates, mix, RATE)
+    first_pair, _ = bsrnn.separate_music_file(mix[:, :2], RATE)
+    last, _ = bsrnn.separate_music_file(mix[:, 2], RATE)
+    for target in INSTRUMENTS:
+        np.testing.assert_allclose(stems[target][:, :2], first_pair[target], atol=1e-6)
+        np.testing.assert_allclose(stems[target][:, 2], last[target], atol=1e-6)
+    identity, _ = IdentityModel().separate_music_file(mix, RATE)
+    np.testing.assert_allclose(identity["other"], mix, atol=1e-6)
+
+
+@pytest.mark.parametrize("rate", [48000, 22050, 8000])
+def test_other_sample_rates_are_resampled_in_and_out(bsrnn, rate):
+    mix = _music(seconds=0.4, rate=rate, noise=0)  # tones well below every Nyquist frequency
+    stems, rates = IdentityModel().separate_music_file(mix, rate)
+    _check_contract(stems, rates, mix, rate)
+    # a resampling round trip keeps a band-limited signal (soxr, not sample dropping); the edges ring a little
+    np.testing.assert_allclose(stems["vocals"][200:-200], mix[200:-200], atol=2e-3)
+    stems, rates = bsrnn.separate_music_file(mix, rate)
+    _check_contract(stems, rates, mix, rate)
+
+
+def test_integer_and_float32_inputs():
+    model = IdentityModel()
+    mix = _music(seconds=0.4)
+    pcm16 = np.round(mix * 32767).astype(np.int16)
+    stems, _ = model.separate_music_file(pcm16, RATE)
+    np.testing.assert_allclose(stems["bass"], pcm16 / 32768.0, atol=1e-6)
+    pcm32 = (mix * 2 ** 30).astype(np.int32)
+    stems, _ = model.separate_music_file(pcm32, RATE)
+    np.testing.assert_allclose(stems["bass"], pcm32 / 2.0 ** 31, atol=1e-6)
+    stems, rates = model.separate_music_file(mix.astype(np.float32), np.int64(RATE))
+    _check_contract(stems, rates, mix, RATE)
+    with pytest.raises(ValueError, match="dtype uint8"):
+        model.separate_music_file(np.zeros((10, 2), np.uint8), RATE)
+    with pytest.raises(ValueError, match="sample_rate"):
+        model.separate_music_file(mix, 44100.5)
+
+
+def test_shorter_than_one_window(bsrnn):
+    for frames in (1, 2047):
+        mix = _music(seconds=frames / RATE)
+        stems, rates = bsrnn.separate_music_file(mix, RATE)
+        _check_contract(stems, rates, mix, RATE)
+        identity, _ = IdentityModel().separate_music_file(mix, RATE)
+        np.testing.assert_allclose(identity["vocals"], mix, atol=1e-6)
+
+
+def test_bad_inputs_are_clear_errors(bsrnn):
+    with pytest.raises(ValueError, match="empty"):
+        bsrnn.separate_music_file(np.zeros((0, 2)), RATE)
+    with pytest.raises(ValueError, match="empty"):
+        bsrnn.separate_music_file(np.zeros((100, 0)), RATE)
+    with pytest.raises(ValueError, match="shape"):
+        bsrnn.separate_music_file(np.zeros((100, 2, 1)), RATE)
+    for bad in (np.nan, np.inf, -np.inf):
+        mix = _music(seconds=0.2)
+        mix[4410, 1] = bad
+        with pytest.raises(ValueError, match=r"NaN or infinite.*sample 4410 \(0.100 s\)"):
+            bsrnn.separate_music_file(mix, RATE)
+
+
+def test_silence_in_silence_out(bsrnn):
+    mix = np.zeros((RATE // 3, 2))
+    stems, rates = bsrnn.separate_music_file(mix, RATE)
+    _check_contract(stems, rates, mix, RATE)
+    assert all(not s.any() for s in stems.values())
+
+
+def test_values_beyond_full_scale_are_clipped(bsrnn):
+    mix = 4 * _music(seconds=0.3)
+    for model in (bsrnn, IdentityModel()):
+        stems, rates = model.separate_music_file(mix, RATE)
+        _check_contract(stems, rates, mix, RATE)
+    assert np.abs(stems["vocals"]).max() == 1.0
+
+
+def test_active_targets_skip_the_others(bsrnn):
+    bsrnn.active_targets = ("vocals",)
+    mix = _music(seconds=0.3)
+    stems, _ = bsrnn.separate_music_file(mix, RATE)
+    assert stems["vocals"].any() and not stems["bass"].any()
+
+
+def test_weights_folder_layouts_and_errors(tmp_path, monkeypatch):
+    monkeypatch.setenv("BSRNN_WEIGHTS_DIR", str(tmp_path / "nowhere"))
+    with pytest.raises(WeightsNotFoundError, match="nowhere does not exist"):
+        BSRNNModel()
+    monkeypatch.setenv("BSRNN_WEIGHTS_DIR", str(tmp_path))
+    with pytest.raises(WeightsNotFoundError, match="no .safetensors"):
+        BSRNNModel()
+    torch.manual_seed(0)
+    multi = build_model(BSRNNConfig(targets=["bass", "drums", "other", "vocals"], **TINY))
+    save_model(multi, tmp_path / "all.safetensors")
+    model = BSRNNModel()
+    assert [p.targets for p in model.parts] == [("bass", "drums", "other", "vocals")]
+    mix = _music(seconds=0.4)
+    stems, _ = model.separate_music_file(mix, RATE)
+    expected = models.separate(multi.eval(), torch.from_numpy(mix.T.astype(np.float32)), 4, RATE, 0.25, 0.1, 4)
+    np.testing.assert_allclose(stems["other"], np.clip(expected[2].numpy().T, -1, 1), atol=1e-5)
+    save_model(build_model(BSRNNConfig(targets=["vocals"], **TINY)), tmp_path / "vocals.safetensors")
+    with pytest.raises(ValueError, match="vocals is output by both all.safetensors and vocals.safetensors"):
+        BSRNNModel()
+    (tmp_path / "all.safetensors").unlink()
+    with pytest.raises(WeightsNotFoundError, match="no model for bass, drums, other"):
+        BSRNNModel()
+    save_model(build_model(BSRNNConfig(targets=["vocals"], **TINY)), tmp_path / "bass.safetensors")
+    with pytest.raises(ValueError, match="bass.safetensors is named after bass but its model outputs"):
+        BSRNNModel()
+
+
+def test_user_config_binds_the_bsrnn_model(bsrnn):
+    from my_submission.user_config import MySeparationModel
+
+    assert MySeparationModel is BSRNNModel
+    assert bsrnn.device.type == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert import_model_class("my_submission.identity_model.IdentityModel") is IdentityModel
+    with pytest.raises(ValueError, match="no class 'Nope'"):
+        import_model_class("my_submission.identity_model.Nope")
+    with pytest.raises(ValueError, match="cannot import"):
+        import_model_class("no_such_package.Model")
+
+
+def test_settings_from_environment(monkeypatch):
+    settings = InferenceSettings.from_env({})
+    assert (settings.window, settings.hop, settings.batch_size, settings.precision, settings.device) == \
+        (3.0, 1.5, 4, "fp32", "auto")
+    env = {"BSRNN_WINDOW": "4", "BSRNN_HOP": "2", "BSRNN_BATCH_SIZE": "8", "BSRNN_PRECISION": "bf16",
+           "BSRNN_DEVICE": "cpu", "BSRNN_PROGRESS": "1"}
+    settings = InferenceSettings.from_env(env)
+    assert settings == InferenceSettings(4.0, 2.0, 8, "bf16", "cpu", True)
+    assert InferenceSettings.from_env(settings.to_env()) == settings
+    with pytest.raises(ValueError, match="BSRNN_BATCH_SIZE='two' is not a valid int"):
+        InferenceSettings.from_env({"BSRNN_BATCH_SIZE": "two"})
+    with pytest.raises(ValueError, match="hop"):
+        InferenceSettings.from_env({"BSRNN_HOP": "5"})
+    with pytest.raises(ValueError, match="precision"):
+        InferenceSettings(precision="fp8")
+    with pytest.raises(ValueError, match="device"):
+        InferenceSettings(device="tpu9")
+
+
+def _dataset(root, songs=("b song", "a song"), seconds=0.4):
+    for i, song in enumerate(songs):
+        (root / song).mkdir(parents=True)
+        sf.write(root / song / "mixture.wav", _music(seconds=seconds, seed=i) * 0.5, RATE)
+    (root / ".DS_Store").write_text("")
+    return root
+
+
+def test_wrapper_writes_16_bit_stems_like_the_grader(tmp_path, bsrnn):
+    data = _dataset(tmp_path / "data")
+    wrapper = AIcrowdWrapper(data, tmp_path / "predictions", model=bsrnn)
+    assert wrapper.separate_music_file("a song") is True
+    mixture, _ = sf.read(data / "a song" / "mixture.wav")
+    for name in INSTRUMENTS:
+        path = tmp_path / "predictions" / "a song" / f"{name}.wav"
+        assert sf.info(path).subtype == "PCM_16" and sf.info(path).samplerate == RATE
+        assert sf.read(path)[0].shape == mixture.shape
+    assert not list((tmp_path / "predictions" / "a song").glob(".*"))  # no temporary files left
+
+
+def test_full_scale_survives_16_bit_writing(tmp_path):
+    mix = np.zeros((1000, 2))
+    mix[::2] = 1.0
+    mix[1::2] = -1.0
+    data = tmp_path / "data"
+    (data / "s").mkdir(parents=True)
+    sf.write(data / "s" / "mixture.wav", mix, RATE, subtype="FLOAT")
+    AIcrowdWrapper(data, tmp_path / "out", model=IdentityModel()).separate_music_file("s")
+    written, _ = sf.read(tmp_path / "out" / "s" / "vocals.wav")
+    assert written.max() > 0.999 and written.min() < -0.999  # clipped, not wrapped around
+
+
+def test_wrapper_respects_the_server_environment(tmp_path, monkeypatch):
+    data = _dataset(tmp_path / "server-data")
+    monkeypatch.setenv("AICROWD_DATASET_DIR", str(data))
+    monkeypatch.setenv("AICROWD_PUBLIC_SHARED_DIR", str(tmp_path / "shared"))
+    wrapper = AIcrowdWrapper("ignored", "ignored", model=IdentityModel())
+    wrapper.separate_music_file("b song")
+    assert (tmp_path / "shared" / "predictions" / "b song" / "drums.wav").is_file()
+    monkeypatch.setenv("AICROWD_DATASET_DIR", str(tmp_path / "missing"))
+    with pytest.raises(NameError, match="missing does not exist"):
+        AIcrowdWrapper(model=IdentityModel())
+
+
+def test_wrapper_rejects_a_bad_answer(tmp_path):
+    data = _dataset(tmp_path / "data")
+
+    class WrongKeys(IdentityModel):
+        def separate_music_file(self, mix, rate):
+            stems, rates = super().separate_music_file(mix, rate)
+            return {**stems, "piano": stems["bass"]}, rates
+
+    class WrongLength(IdentityModel):
+        def separate_music_file(self, mix, rate):
+            stems, rates = super().separate_music_file(mix, rate)
+            return {k: v[:-1] for k, v in stems.items()}, rates
+
+    with pytest.raises(NameError, match="keyed"):
+        AIcrowdWrapper(data, tmp_path / "p", model=WrongKeys()).separate_music_file("a song")
+    with pytest.raises(NameError, match="same shape"):
+        AIcrowdWrapper(data, tmp_path / "p", model=WrongLength()).separate_music_file("a song")
+
+
+def test_separate_command(tmp_path, capsys):
+    song = tmp_path / "song.wav"
+    mix = _music(seconds=2.0) * 0.5
+    sf.write(song, mix, RATE, subtype="FLOAT")
+    code = separate_main([str(song), "--out", str(tmp_path / "out"), "--targets", "vocals", "drums",
+                          "--offset", "0.5", "--duration", "1", "--model", "my_submission.identity_model.IdentityModel",
+                          "--window", "0.3", "--hop", "0.15", "--subtype", "FLOAT"])
+    assert code == 0
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["drums.wav", "vocals.wav"]
+    vocals, rate = sf.read(tmp_path / "out" / "vocals.wav")
+    assert rate == RATE
+    np.testing.assert_allclose(vocals, mix[RATE // 2:RATE // 2 + RATE], atol=1e-6)
+    with pytest.raises(SystemExit, match="select no audio"):
+        separate_main([str(song), "--out", str(tmp_path / "o2"), "--offset", "5"])

@@ -289,7 +289,7 @@ _BASS_PATTERNS = [  # (eighth-note step, role, length in eighths): R root, F fif
 
 def _bass(plan: _Plan, rng: np.random.Generator) -> np.ndarray:
     sr, n = plan.sample_rate, plan.n_samples
-    base = rng.uniform(28, 36)  # the register of the roots: MIDI 28-40 (41-82 Hz)
+    base = rng.uniform(31, 38)  # roots within a tritone of this, kept at MIDI 28 (41 Hz) or above
     pattern = _BASS_PATTERNS[rng.integers(len(_BASS_PATTERNS))]
     staccato = rng.uniform(0.6, 1.0)
     notes = []
@@ -297,8 +297,8 @@ def _bass(plan: _Plan, rng: np.random.Generator) -> np.ndarray:
         bar_pattern = _BASS_PATTERNS[rng.integers(len(_BASS_PATTERNS))] if rng.random() < 0.15 else pattern
         for step, role, length in bar_pattern:
             beat = 4 * bar + step / 2
-            root = _nearest_pitch(plan.chord_pitch_classes(plan.chord_degree(beat))[0], base + 6) - 6
-            root = root if root >= base - 6 else root + 12
+            root = _nearest_pitch(plan.chord_pitch_classes(plan.chord_degree(beat))[0], base)
+            root = root if root >= 28 else root + 12
             if role == "A":  # a scale step towards the next bar's root
                 target = _nearest_pitch(plan.chord_pitch_classes(plan.chord_degree(beat + 0.5))[0], root)
                 pitch = target + (1 if rng.random() < 0.5 else -1) * (2 if rng.random() < 0.6 else 1)

@@ -275,6 +275,23 @@ def test_other_is_harmonic_in_the_mid_register(songs):
         assert np.sort(power)[::-1][: len(power) // 100].sum() / power.sum() > 0.5
 
 
+def chroma(stereo: np.ndarray) -> np.ndarray:
+    """Unit-norm energy per pitch class (60 Hz-2 kHz)."""
+    freqs, power = power_spectrum(stereo)
+    keep = (freqs >= 60) & (freqs < 2000)
+    pitch_class = np.round(12 * np.log2(freqs[keep] / 440) + 69).astype(int) % 12
+    energy = np.bincount(pitch_class, weights=power[keep], minlength=12)
+    return energy / np.linalg.norm(energy)
+
+
+def test_bass_and_vocals_follow_the_chords(songs):
+    for song in songs:
+        chords = chroma(song["other"])
+        for name, margin in (("bass", 0.3), ("vocals", 0.1)):
+            notes = chroma(song[name])
+            assert notes @ chords > notes @ np.roll(chords, 6) + margin, f"{name} ignores the harmony"
+
+
 def test_every_stem_is_audible_and_the_mixture_does_not_clip(songs):
     for song in songs:
         mixture = sum(song.values())

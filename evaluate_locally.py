@@ -1,6 +1,112 @@
-"""Local evaluation (placeholder until the evaluation harness lands; see issue 3)."""
+"""Evaluate a separation model locally, the way the grader runs and scores it.
 
+    python evaluate_locally.py [--data DIR] [--outputs DIR] [--model package.module.Class] [--metric both] ...
+
+Data: ``--data``, else ``./public_dataset/MUSDB18-7-WAV/test/`` when it exists (the official
+default), else the embedded default: a small deterministic synthetic set in the MUSDB18-HQ layout,
+generated once into ``.cache/default-testset/``. Model: ``--model``, else ``my_submission.user_config``'s
+``MySeparationModel`` (the bundled weights); without weights it says so and falls back to the identity
+baseline. Writes predictions, per-track scores, results.csv, results.md, sdr_per_track.png and
+scores.txt into ``--outputs`` (default ``./evaluator_outputs/``), then prints the official five lines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
 import sys
+from pathlib import Path
 
-sys.exit("evaluate_locally.py: the evaluation harness (evaluator/) is not built yet; "
-         "the models package is: run `python -m pytest` to check it.")
+from evaluator.harness import METRICS, TIME_FACTOR, evaluate
+from evaluator.metrics import BACKENDS
+from evaluator.report import markdown_table, official_lines, timing_lines, write_reports
+from evaluator.synthetic import DEFAULT_TEST_SET, ensure_dataset
+from evaluator.tracks import STEMS, find_tracks
+from my_submission.bsrnn_model import BSRNNModel, WeightsNotFoundError, find_weight_files, weights_dir
+from my_submission.identity_model import IdentityModel
+from my_submission.separate import add_settings_flags, apply_settings_flags
+from my_submission.separation_model import import_model_class
+from my_submission.user_config import MySeparationModel
+
+REPO = Path(__file__).resolve().parent
+OFFICIAL_DATA = Path("public_dataset/MUSDB18-7-WAV/test")
+DEFAULT_TEST_SET_DIR = REPO / ".cache" / "default-testset"
+IDENTITY = "my_submission.identity_model.IdentityModel"
+
+
+def resolve_data(data: Path | None) -> Path:
+    """``--data``, else the official folder when present, else the embedded synthetic set (generated once)."""
+    if data is not None:
+        return data
+    if OFFICIAL_DATA.is_dir():
+        print(f"data: {OFFICIAL_DATA} (the official default)")
+        return OFFICIAL_DATA
+    print(f"data: no {OFFICIAL_DATA}; using the embedded default, a synthetic set "
+          f"({DEFAULT_TEST_SET['n_tracks']} tracks of {DEFAULT_TEST_SET['duration']:g} s, seed "
+          f"{DEFAULT_TEST_SET['seed']}) in {DEFAULT_TEST_SET_DIR}")
+    return ensure_dataset(DEFAULT_TEST_SET_DIR, progress=True, **DEFAULT_TEST_SET)
+
+
+def resolve_model(name: str | None) -> tuple[type, str, dict]:
+    """The model class to run, its dotted name, and what identifies its weights (for re-use of scores)."""
+    if name is not None:
+        return import_model_class(name), name, {}
+    if MySeparationModel is not BSRNNModel:
+        cls = MySeparationModel
+        return cls, f"{cls.__module__}.{cls.__qualname__}", {}
+    try:
+        files = find_weight_files(weights_dir())
+    except WeightsNotFoundError as e:
+        print(f"model: NO BUNDLED WEIGHTS ({e}).\n"
+              "model: falling back to the identity baseline (every instrument = the mixture); train a model and "
+              "export it to my_submission/weights/ to evaluate BSRNN", file=sys.stderr)
+        return IdentityModel, IDENTITY, {}
+    weights = {p.name: [p.stat().st_size, p.stat().st_mtime_ns] for p in files}
+    return BSRNNModel, "my_submission.bsrnn_model.BSRNNModel", {"weights": weights}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, help="folder of tracks in the MUSDB18-HQ layout")
+    parser.add_argument("--outputs", type=Path, default=Path("evaluator_outputs"), help="results folder")
+    parser.add_argument("--model", help="dotted path of a model class (default: user_config.MySeparationModel)")
+    parser.add_argument("--targets", nargs="+", choices=STEMS, default=list(STEMS), help="instruments to score")
+    parser.add_argument("--metric", choices=METRICS, default="both", help="global SDR, museval SDR or both")
+    parser.add_argument("--chunk-backend", choices=BACKENDS, default="fast",
+                        help="museval SDR computed directly (fast, equal to 0.001 dB) or by museval itself")
+    parser.add_argument("--limit", type=int, help="evaluate only the first N tracks")
+    parser.add_argument("--time-factor", type=float, default=TIME_FACTOR,
+                        help="flag tracks separated slower than this x their duration")
+    parser.add_argument("--force", action="store_true", help="re-run tracks already scored")
+    add_settings_flags(parser)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.limit is not None and args.limit < 1:
+        sys.exit(f"evaluate_locally: --limit must be >= 1, got {args.limit}")
+    settings = apply_settings_flags(args)
+    tracks = find_tracks(resolve_data(args.data))[:args.limit]
+    cls, name, identity = resolve_model(args.model)
+
+    def make_model():
+        model = cls()
+        model.active_targets = tuple(args.targets)
+        return model
+
+    run = {"model": name, "settings": dataclasses.asdict(settings), **identity}
+    results = evaluate(tracks, args.outputs, make_model, run, args.targets, args.metric, args.time_factor,
+                       args.force, args.chunk_backend)
+    paths = write_reports(results, args.outputs)
+    print(f"\n{name} on {len(results)} tracks of {tracks[0].path.parent}\n")
+    print(markdown_table(results))
+    print(timing_lines(results))
+    print("\n".join(f"{kind}: {path}" for kind, path in paths.items()))
+    if args.metric != "museval":
+        print("\n" + official_lines(results), end="")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

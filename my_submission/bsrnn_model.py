@@ -31,9 +31,9 @@ def weights_dir() -> Path:
 def find_weight_files(folder: Path) -> dict[Path, list[str]]:
     """The weight files of ``folder`` and the instruments each outputs; together they cover each instrument once."""
     if not folder.is_dir():
-        raise WeightsNotFoundError(f"weights folder {folder} does not exist (expected {', '.join(INSTRUMENTS)}"
-                                   f".safetensors or one multi-target .safetensors file; set {WEIGHTS_ENV} to use "
-                                   "another folder)")
+        raise WeightsNotFoundError(f"weights folder {folder} does not exist (expected "
+                                   f"{', '.join(i + '.safetensors' for i in INSTRUMENTS)}, or one multi-target file; "
+                                   f"set {WEIGHTS_ENV} to use another folder)")
     files = sorted(folder.glob("*.safetensors"))
     if not files:
         raise WeightsNotFoundError(f"weights folder {folder} has no .safetensors file (expected "

@@ -24,7 +24,8 @@ TINY = dict(feature_dim=8, num_repeat=1, band_scheme=[[4000.0, 2000.0]])  # thre
 def _short_windows(monkeypatch):
     """Short windows so that even second-long test signals are cut into several overlapping chunks."""
     for name in ("WINDOW", "HOP", "BATCH_SIZE", "PRECISION", "DEVICE", "PROGRESS"):
-        monkeypatch.delenv(f"BSRNN_{name}", raising=False)
+        monkeypatch.setenv(f"BSRNN_{name}", "")  # recorded, so whatever the CLIs under test export is undone
+        monkeypatch.delenv(f"BSRNN_{name}")
     monkeypatch.setenv("BSRNN_WINDOW", "0.25")
     monkeypatch.setenv("BSRNN_HOP", "0.1")
     monkeypatch.setenv("BSRNN_BATCH_SIZE", "4")

@@ -1,0 +1,163 @@
+"""The local evaluation harness: run a model through the grader's wrapper on every track, time it, score it.
+
+For each track of a MUSDB18-HQ-layout folder: separate it with ``AIcrowdWrapper`` (predictions in
+``<outputs>/predictions/<song>/<instrument>.wav``, as on the server), time the call against
+``time_factor`` x the track's duration, record the peak memory, score the written stems against the
+references (global SDR, museval SDR or both) and write ``<outputs>/scores/<song>.json`` atomically.
+A track whose scores file exists for the same run (model, settings, targets, metric) is not re-run
+unless ``force``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import resource
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+from tqdm import tqdm
+
+from my_submission.aicrowd_wrapper import AIcrowdWrapper
+from my_submission.atomic import write_text
+
+from .metrics import chunk_sdr, global_sdr
+from .tracks import STEMS, Track, TrackError
+
+TIME_FACTOR = 1.57  # the grader's limit: each track separated within 1.57 x its duration
+METRICS = ("global", "museval", "both")
+
+
+@dataclass
+class TrackResult:
+    """Everything measured on one track; ``global_sdr`` / ``museval_sdr`` map target -> dB."""
+
+    track: str
+    duration: float
+    seconds: float
+    time_limit: float
+    peak_rss_mb: float
+    rss_growth_mb: float
+    global_sdr: dict[str, float] = field(default_factory=dict)
+    museval_sdr: dict[str, float] = field(default_factory=dict)
+    run: dict = field(default_factory=dict)
+
+    @property
+    def over_time(self) -> bool:
+        return self.seconds > self.time_limit
+
+    @property
+    def realtime_factor(self) -> float:
+        return self.seconds / self.duration
+
+    def to_dict(self) -> dict:
+        return {**dataclasses.asdict(self), "over_time": self.over_time, "realtime_factor": self.realtime_factor}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TrackResult:
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+def _rss_mb(key: str) -> float | None:
+    """``VmHWM`` / ``VmRSS`` of this process in MB (Linux), or None."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
+class PeakMemory:
+    """Peak resident memory during a block: Linux's high-water mark reset first (``/proc/self/clear_refs``),
+    else ``getrusage``'s process-lifetime maximum (then only growth beyond earlier peaks shows)."""
+
+    def __enter__(self) -> PeakMemory:
+        try:
+            Path("/proc/self/clear_refs").write_text("5")
+            self.resettable = _rss_mb("VmHWM") is not None
+        except OSError:
+            self.resettable = False
+        self.before = (_rss_mb("VmRSS") if self.resettable else None) or self._maxrss()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.peak = (_rss_mb("VmHWM") if self.resettable else None) or self._maxrss()
+        self.growth = max(0.0, self.peak - self.before)
+
+    @staticmethod
+    def _maxrss() -> float:
+        kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return kb / 1024 if sys.platform != "darwin" else kb / 2 ** 20
+
+
+def score_track(track: Track, predictions: Path, targets: Sequence[str], metric: str,
+                chunk_backend: str = "fast") -> tuple[dict[str, float], dict[str, float]]:
+    """Global and/or museval SDR of each target's written prediction against the track's reference."""
+    references, estimates = [], []
+    for target in targets:
+        path = predictions / f"{target}.wav"
+        if not path.is_file():
+            raise FileNotFoundError(f"prediction {path} is missing")
+        estimate, rate = sf.read(path, dtype="float32", always_2d=True)
+        reference = track.read(target)
+        if estimate.shape != reference.shape or rate != track.sample_rate:
+            raise TrackError(f"prediction {path} is {estimate.shape} at {rate} Hz, the reference "
+                             f"{track.stem_path(target)} {reference.shape} at {track.sample_rate} Hz")
+        references.append(reference)
+        estimates.append(estimate)
+    global_scores, museval_scores = {}, {}
+    if metric in ("global", "both"):
+        global_scores = {t: global_sdr(r, e) for t, r, e in zip(targets, references, estimates)}
+    if metric in ("museval", "both"):
+        win = track.sample_rate  # museval's 1 s windows and hop, all targets evaluated jointly as museval does
+        medians = chunk_sdr(np.stack(references), np.stack(estimates), win, win, backend=chunk_backend)
+        museval_scores = {t: float(v) for t, v in zip(targets, medians)}
+    return global_scores, museval_scores
+
+
+def evaluate(tracks: Sequence[Track], outputs: Path, make_model: Callable[[], object], run: dict,
+             targets: Sequence[str] = STEMS, metric: str = "both", time_factor: float = TIME_FACTOR,
+             force: bool = False, chunk_backend: str = "fast", progress: bool = True) -> list[TrackResult]:
+    """Separate and score ``tracks`` (all in one folder); ``run`` describes the model and settings for reuse."""
+    if metric not in METRICS:
+        raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
+    unknown = [t for t in targets if t not in STEMS]
+    if unknown or not targets:
+        raise ValueError(f"targets must be some of {STEMS}, got {list(targets)}")
+    if len({t.path.parent for t in tracks}) > 1:
+        raise ValueError("evaluate expects tracks of a single folder (the wrapper reads <dataset>/<song>)")
+    run = {**run, "targets": list(targets), "metric": metric, "chunk_backend": chunk_backend}
+    outputs = Path(outputs)
+    wrapper = None
+    results = []
+    for track in tqdm(tracks, desc="evaluating", unit="track", disable=not progress):
+        scores_path = outputs / "scores" / f"{track.name}.json"
+        if scores_path.is_file() and not force:
+            previous = TrackResult.from_dict(json.loads(scores_path.read_text()))
+            if previous.run == run:
+                results.append(previous)
+                continue
+        if wrapper is None:
+            wrapper = AIcrowdWrapper(tracks[0].path.parent, outputs / "predictions", model=make_model())
+        with PeakMemory() as memory:
+            start = time.perf_counter()
+            wrapper.separate_music_file(track.name)
+            seconds = time.perf_counter() - start
+        global_scores, museval_scores = score_track(track, wrapper.predictions_dir / track.name, targets, metric,
+                                                    chunk_backend)
+        result = TrackResult(track.name, track.duration, seconds, time_factor * track.duration, memory.peak,
+                             memory.growth, global_scores, museval_scores, run)
+        write_text(scores_path, json.dumps(result.to_dict(), indent=2) + "\n")
+        if result.over_time and progress:
+            tqdm.write(f"{track.name}: {seconds:.1f} s is over the limit of {result.time_limit:.1f} s "
+                       f"({time_factor} x {track.duration:.1f} s)")
+        results.append(result)
+    return results

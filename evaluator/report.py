@@ -1,0 +1,141 @@
+"""Summaries of an evaluation: CSV, the seed's Markdown table, a per-track plot and the official five lines.
+
+Aggregation follows each metric's custom: global SDR is averaged over tracks (the leaderboard;
+``mean_sdr`` is the mean over songs of each song's mean over instruments), museval SDR takes the
+median over tracks (SiSEC 2018). "all sources" is the mean of the per-target figures.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from my_submission.atomic import atomic_path, write_text
+
+from .harness import TrackResult
+from .tracks import STEMS
+
+TABLE_ORDER = ("vocals", "bass", "drums", "other")  # the seed README's row order
+
+
+def _targets(results: Sequence[TrackResult]) -> list[str]:
+    present = {t for r in results for t in (*r.global_sdr, *r.museval_sdr)}
+    return [t for t in STEMS if t in present]
+
+
+def _aggregate(values: list[float], how: str) -> float:
+    values = np.asarray(values, dtype=np.float64)
+    if values.size == 0:
+        return float("nan")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return float(np.nanmean(values) if how == "mean" else np.nanmedian(values))
+
+
+def summary(results: Sequence[TrackResult]) -> dict[str, float]:
+    """The official evaluator's figures from global SDR: ``sdr_<instrument>`` and ``mean_sdr``."""
+    targets = [t for t in STEMS if any(t in r.global_sdr for r in results)]
+    out = {f"sdr_{t}": _aggregate([r.global_sdr[t] for r in results if t in r.global_sdr], "mean") for t in targets}
+    out["mean_sdr"] = _aggregate([np.mean(list(r.global_sdr.values())) for r in results if r.global_sdr], "mean")
+    return out
+
+
+def official_lines(results: Sequence[TrackResult]) -> str:
+    """``sdr_bass : 1.234`` ... ``mean_sdr : 1.234``, one per line, as the official local evaluator prints."""
+    return "".join(f"{name} : {value:.3f}\n" for name, value in summary(results).items())
+
+
+def markdown_table(results: Sequence[TrackResult]) -> str:
+    """The seed README's test-results table: rows vocals, bass, drums, other, all sources."""
+    def cell(value: float | None) -> str:
+        return "-" if value is None or np.isnan(value) else f"{value:.3f}"
+
+    rows = ["| Target      |   global SDR   | museval SDR    |", "|-------------|----------------|----------------|"]
+    global_col, museval_col = [], []
+    for target in TABLE_ORDER:
+        g = [r.global_sdr[target] for r in results if target in r.global_sdr]
+        m = [r.museval_sdr[target] for r in results if target in r.museval_sdr]
+        g_value = _aggregate(g, "mean") if g else None
+        m_value = _aggregate(m, "median") if m else None
+        if g_value is not None:
+            global_col.append(g_value)
+        if m_value is not None:
+            museval_col.append(m_value)
+        rows.append(f"| {target:<11} | {cell(g_value):<14} | {cell(m_value):<14} |")
+    g_all = _aggregate(global_col, "mean") if len(global_col) == len(TABLE_ORDER) else None
+    m_all = _aggregate(museval_col, "mean") if len(museval_col) == len(TABLE_ORDER) else None
+    rows.append(f"| {'all sources':<11} | {cell(g_all):<14} | {cell(m_all):<14} |")
+    return "\n".join(rows) + "\n"
+
+
+def timing_lines(results: Sequence[TrackResult]) -> str:
+    """Tracks over the time limit, the slowest real-time factor and the largest peak memory."""
+    over = [r.track for r in results if r.over_time]
+    slowest = max(results, key=lambda r: r.realtime_factor)
+    listed = f" ({', '.join(over)})" if over else ""
+    return (f"- tracks: {len(results)}; over the time limit: {len(over)}{listed}\n"
+            f"- slowest: {slowest.track}, {slowest.seconds:.1f} s for {slowest.duration:.1f} s "
+            f"(real-time factor {slowest.realtime_factor:.2f}, limit {slowest.time_limit / slowest.duration:.2f})\n"
+            f"- peak memory: {max(r.peak_rss_mb for r in results):.0f} MB resident, at most "
+            f"{max(r.rss_growth_mb for r in results):.0f} MB above the start of a track\n")
+
+
+def write_csv(results: Sequence[TrackResult], path: Path) -> Path:
+    """One row per track: timing, memory and every score."""
+    targets = _targets(results)
+    columns = ["track", "duration", "seconds", "time_limit", "over_time", "realtime_factor", "peak_rss_mb",
+               "rss_growth_mb", *[f"global_{t}" for t in targets], *[f"museval_{t}" for t in targets]]
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, columns, extrasaction="ignore")
+    writer.writeheader()
+    for r in results:
+        row = r.to_dict()
+        row.update({f"global_{t}": v for t, v in r.global_sdr.items()})
+        row.update({f"museval_{t}": v for t, v in r.museval_sdr.items()})
+        writer.writerow(row)
+    return write_text(path, buffer.getvalue())
+
+
+def plot(results: Sequence[TrackResult], path: Path) -> Path:
+    """A PNG of each track's SDR per target (global SDR, and museval SDR when computed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    metrics = [(name, attr) for name, attr in (("global SDR", "global_sdr"), ("museval SDR", "museval_sdr"))
+               if any(getattr(r, attr) for r in results)]
+    targets = _targets(results)
+    x = np.arange(len(results))
+    fig, axes = plt.subplots(len(metrics), 1, figsize=(max(6, 0.6 * len(results) + 2), 3.5 * len(metrics)),
+                             squeeze=False)
+    for ax, (name, attr) in zip(axes[:, 0], metrics):
+        width = 0.8 / len(targets)
+        for i, target in enumerate(targets):
+            values = [getattr(r, attr).get(target, np.nan) for r in results]
+            ax.bar(x + (i - (len(targets) - 1) / 2) * width, values, width, label=target)
+        ax.set_ylabel(f"{name} (dB)")
+        ax.set_xticks(x, [r.track for r in results], rotation=45, ha="right", fontsize=8)
+        ax.axhline(0, color="black", linewidth=0.5)
+        ax.legend(fontsize=8, ncols=len(targets), loc="lower center", bbox_to_anchor=(0.5, 1.0), frameon=False)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=100, format="png")
+    plt.close(fig)
+    return path
+
+
+def write_reports(results: Sequence[TrackResult], outputs: Path) -> dict[str, Path]:
+    """Write ``results.csv``, ``results.md``, ``sdr_per_track.png`` and ``scores.txt`` into ``outputs``."""
+    outputs = Path(outputs)
+    header = f"# Evaluation of {results[0].run.get('model', 'a model')} on {len(results)} tracks\n\n"
+    markdown = header + markdown_table(results) + "\n" + timing_lines(results)
+    return {"csv": write_csv(results, outputs / "results.csv"),
+            "markdown": write_text(outputs / "results.md", markdown),
+            "plot": plot(results, outputs / "sdr_per_track.png"),
+            "scores": write_text(outputs / "scores.txt", official_lines(results))}

@@ -727,8 +727,8 @@ def _replace_folder(source: Path, target: Path) -> None:
     """Rename ``source`` to ``target``; an existing ``target`` is moved aside first and then deleted."""
     old = None
     if target.exists():
-        old = target.with_name(f".{target.name}.old-{os.getpid()}")
-        os.replace(target, old)
+        old = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
+        os.replace(target, old)  # a directory may replace an empty one
     os.replace(source, target)
     if old is not None:
         shutil.rmtree(old)
@@ -834,6 +834,8 @@ def ensure_dataset(root: str | os.PathLike, n_tracks: int, duration: float, seed
         for stale in root.parent.glob(f".{root.name}.partial-*"):
             if stale != staging:
                 shutil.rmtree(stale)
+        for stale in staging.glob(f".{TRACK_PREFIX}*.partial"):  # tracks a killed run was writing
+            shutil.rmtree(stale)
         write_dataset(staging, n_tracks, duration, seed, sample_rate, progress=progress)
         _write_json(staging / MANIFEST, manifest)
         _replace_folder(staging, root)

@@ -205,9 +205,15 @@ def test_interrupted_ensure_dataset_never_looks_complete(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         ensure_dataset(root, n_tracks=3, duration=0.3, seed=1)
     assert not root.exists()
-    monkeypatch.undo()
+    [staging] = tmp_path.glob(".synthetic.partial-*")
+    (staging / ".synth-0002.abc.partial").mkdir()  # what a killed write_track leaves behind
+    made.clear()
+    monkeypatch.setattr(synthetic, "synthesize_track", lambda seed, *a: made.append(seed) or synthesize_track(seed, *a))
     ensure_dataset(root, n_tracks=3, duration=0.3, seed=1)  # resumes, then publishes
+    assert made == [track_seed(1, 1), track_seed(1, 2)]  # the first track was kept, not made again
     assert len(find_tracks(root)) == 3 and (root / "dataset.json").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".synthetic.lock", "synthetic"]
+    assert not [p for p in root.iterdir() if p.name.startswith(".")]
 
 
 def test_ensure_dataset_refuses_a_foreign_folder(tmp_path):

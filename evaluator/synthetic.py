@@ -29,7 +29,7 @@ import math
 import os
 import shutil
 import sys
-import tempfile
+import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -712,7 +712,8 @@ def write_track(folder: str | os.PathLike, stems: Mapping[str, np.ndarray], samp
     folder = Path(folder)
     pcm = _to_pcm16(stems)
     folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".partial", dir=folder.parent))
+    staging = _hidden_sibling(folder, "partial")
+    staging.mkdir()
     try:
         for name, audio in pcm.items():
             sf.write(staging / f"{name}.wav", audio, sample_rate, subtype="PCM_16")
@@ -723,12 +724,17 @@ def write_track(folder: str | os.PathLike, stems: Mapping[str, np.ndarray], samp
     return folder
 
 
+def _hidden_sibling(path: Path, kind: str) -> Path:
+    """An unused hidden name next to ``path`` (not created; the umask applies when the caller creates it)."""
+    return path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.{kind}")
+
+
 def _replace_folder(source: Path, target: Path) -> None:
     """Rename ``source`` to ``target``; an existing ``target`` is moved aside first and then deleted."""
     old = None
     if target.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
-        os.replace(target, old)  # a directory may replace an empty one
+        old = _hidden_sibling(target, "old")
+        os.replace(target, old)
     os.replace(source, target)
     if old is not None:
         shutil.rmtree(old)
@@ -781,9 +787,9 @@ def _read_manifest(folder: Path) -> dict | None:
 
 
 def _write_json(path: Path, data: dict) -> None:
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    temporary = _hidden_sibling(path, "tmp")
     try:
-        with os.fdopen(handle, "w") as f:
+        with open(temporary, "x") as f:
             json.dump(data, f, indent=2)
             f.write("\n")
         os.replace(temporary, path)

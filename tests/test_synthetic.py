@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 
 import numpy as np
 import pytest
@@ -111,6 +112,9 @@ def test_written_mixture_is_exactly_the_sum_of_the_stems(tmp_path):
         assert np.array_equal(read["mixture"], total), dtype
     for name in STEMS:  # the arrays were already on the grid: writing them is exact
         assert np.array_equal(sf.read(folder / f"{name}.wav", dtype="float32")[0], stems[name]), name
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert folder.stat().st_mode & 0o777 == 0o777 & ~umask  # readable by others, like any folder made here
     info = sf.info(folder / "mixture.wav")
     assert (info.samplerate, info.channels, info.subtype) == (SR, 2, "PCM_16")
     [track] = find_tracks(tmp_path)

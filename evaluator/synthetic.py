@@ -209,10 +209,10 @@ def _envelope(length: int, sample_rate: int, attack: float, decay: float, sustai
     return rise * fall * end
 
 
-EnvelopeFn = Callable[[int], np.ndarray]
+_EnvelopeFn = Callable[[int], np.ndarray]
 
 
-def _amplitude(notes: Sequence[_Note], n: int, sample_rate: int, envelope: EnvelopeFn) -> np.ndarray:
+def _amplitude(notes: Sequence[_Note], n: int, sample_rate: int, envelope: _EnvelopeFn) -> np.ndarray:
     """Per-sample amplitude of a sequence of notes, each shaped by ``envelope(length in samples)``."""
     amp = np.zeros(n)
     for note in notes:
@@ -232,7 +232,7 @@ def _held(notes: Sequence[_Note], values: Sequence[float], n: int, sample_rate: 
     return np.asarray(values, dtype=np.float64)[index]
 
 
-def _line(notes: Sequence[_Note], n: int, sample_rate: int, envelope: EnvelopeFn) -> tuple[np.ndarray, np.ndarray]:
+def _line(notes: Sequence[_Note], n: int, sample_rate: int, envelope: _EnvelopeFn) -> tuple[np.ndarray, np.ndarray]:
     """Per-sample frequency (Hz) and amplitude of a monophonic line of notes."""
     f0 = _held(notes, [_midi_to_hz(note.pitch) for note in notes], n, sample_rate)
     return f0, _amplitude(notes, n, sample_rate, envelope)
@@ -299,7 +299,7 @@ def _bass(plan: _Plan, rng: np.random.Generator) -> np.ndarray:
             beat = 4 * bar + step / 2
             root = _nearest_pitch(plan.chord_pitch_classes(plan.chord_degree(beat))[0], base)
             root = root if root >= 28 else root + 12
-            if role == "A":  # a scale step towards the next bar's root
+            if role == "A":  # approach: one or two semitones off the next step's root, leading into it
                 target = _nearest_pitch(plan.chord_pitch_classes(plan.chord_degree(beat + 0.5))[0], root)
                 pitch = target + (1 if rng.random() < 0.5 else -1) * (2 if rng.random() < 0.6 else 1)
             else:
@@ -319,7 +319,7 @@ def _bass(plan: _Plan, rng: np.random.Generator) -> np.ndarray:
 
 # ----------------------------------------------------------------------------------------------------------- drums
 
-_DRUM_PATTERNS = [  # sixteenth steps of kick, snare, hats per bar; hats marked "o" are open
+_DRUM_PATTERNS = [  # sixteenth steps per bar of kick, snare, closed hats and open hats
     dict(kick=[0, 8, 10], snare=[4, 12], hats=[0, 2, 4, 6, 8, 10, 12, 14], open=[]),
     dict(kick=[0, 4, 8, 12], snare=[4, 12], hats=[0, 4, 8, 12], open=[2, 6, 10, 14]),
     dict(kick=[0, 10], snare=[8], hats=list(range(0, 16, 2)), open=[14]),

@@ -1,0 +1,58 @@
+"""Precision handling of chunked inference: what ``auto`` picks, and that the pick is what runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from models import BSRNNConfig, apply, build_model, separate
+from models.apply import resolve_precision
+
+
+def _cpu_flags() -> set[str]:
+    cpuinfo = Path("/proc/cpuinfo")
+    if not cpuinfo.is_file():
+        pytest.skip("no /proc/cpuinfo to cross-check the CPU's features")
+    for line in cpuinfo.read_text().splitlines():
+        if line.startswith("flags"):
+            return set(line.split(":", 1)[1].split())
+    pytest.skip("/proc/cpuinfo lists no flags")
+
+
+def test_native_bf16_detection_agrees_with_the_cpu_flags():
+    flags = _cpu_flags()
+    expected = torch.backends.mkldnn.is_available() and bool({"avx512_bf16", "amx_bf16"} & flags)
+    assert apply.cpu_has_native_bf16() == expected
+
+
+@pytest.mark.parametrize("native,expected", [(True, "bf16"), (False, "fp32")])
+def test_auto_on_cpu_follows_native_bf16(monkeypatch, native, expected):
+    monkeypatch.setattr(apply, "cpu_has_native_bf16", lambda: native)
+    assert resolve_precision("auto", "cpu") == expected
+    assert resolve_precision("auto", torch.device("cpu")) == expected
+
+
+def test_auto_on_cuda_is_fp16_and_explicit_choices_pass_through():
+    assert resolve_precision("auto", "cuda") == "fp16"
+    assert resolve_precision("auto", "cuda:1") == "fp16"
+    for precision in ("fp32", "bf16", "fp16"):
+        assert resolve_precision(precision, "cpu") == precision
+        assert resolve_precision(precision, "cuda") == precision
+    with pytest.raises(ValueError, match="precision must be one of"):
+        resolve_precision("int8", "cpu")
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_separate_with_auto_runs_the_resolved_precision(monkeypatch, native):
+    monkeypatch.setattr(apply, "cpu_has_native_bf16", lambda: native)
+    torch.manual_seed(0)
+    model = build_model(BSRNNConfig(feature_dim=8, num_repeat=1)).eval()
+    x = torch.randn(2, 12000)
+    args = (model, x, 1, 44100, 0.2, 0.1)
+    auto = separate(*args, precision="auto")
+    fp32 = separate(*args, precision="fp32")
+    bf16 = separate(*args, precision="bf16")
+    assert not torch.equal(fp32, bf16)  # the two precisions are distinguishable at all
+    assert torch.equal(auto, bf16 if native else fp32)

@@ -54,6 +54,7 @@ def musdb18hq_root(tmp_path, make_track_folder):
     (dict(gain_db=-1), "gain_db"),
     (dict(num_workers=-1), "num_workers"),
     (dict(valid_limit=0), "valid_limit"),
+    (dict(sad="yes"), "sad"),
     (dict(valid_tracks=["x"]), "valid_tracks"),  # not used by the synthetic kind
     (dict(kind="sdx23", root="x", valid_tracks=[1, 2]), "valid_tracks"),
 ])

@@ -94,6 +94,9 @@ class DataConfig:
         for name in ("num_workers", "synthetic_valid_tracks", "synthetic_seed"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 0:
                 raise ValueError(f"DataConfig.{name}: expected an integer >= 0, got {getattr(self, name)!r}")
+        for name in ("sad", "cache_audio"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"DataConfig.{name}: expected true or false, got {getattr(self, name)!r}")
         if not isinstance(self.gain_db, (int, float)) or self.gain_db < 0:
             raise ValueError(f"DataConfig.gain_db: expected a number >= 0 (dB), got {self.gain_db!r}")
         for name in ("drop_prob", "swap_prob"):

@@ -76,3 +76,4 @@ class BSRNNModel(SeparationModel):
         for part in self.parts:
             part.network.to(self.device)
         self.weight_files = list(files)
+        self.warm_up()

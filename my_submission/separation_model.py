@@ -16,7 +16,7 @@ import torch
 from tqdm import tqdm
 
 from models import separate
-from models.apply import window_starts
+from models.apply import autocast, window_starts
 
 from .audio import channel_groups, prepare_mix, restore
 from .settings import InferenceSettings
@@ -50,6 +50,15 @@ class SeparationModel:
         self.settings = settings or InferenceSettings.from_env()
         self.device = self.settings.torch_device()
         self.active_targets: tuple[str, ...] = INSTRUMENTS
+
+    def warm_up(self) -> None:
+        """One full batch through every network, so kernel selection and allocation happen during setup,
+        not in the first (timed) track."""
+        window = round(self.settings.window * self.sample_rate)
+        batch = torch.zeros(self.settings.batch_size, 2, window, device=self.device)
+        with torch.inference_mode(), autocast(self.device, self.settings.precision):
+            for part in self.parts:
+                part.network(batch)
 
     @property
     def instruments(self) -> list[str]:

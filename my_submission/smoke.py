@@ -1,0 +1,74 @@
+"""Smoke test of the submission as the grader will build it: construct ``MySeparationModel`` (loading the
+bundled weights) and separate a few seconds of stereo audio within the time limit.
+
+    python -m my_submission.smoke [--seconds 5] [--time-factor 1.57]
+
+Prints one JSON line (load and separation times) and exits 0, or prints the problem and exits 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+import numpy as np
+
+TIME_FACTOR = 1.57
+SAMPLE_RATE = 44100
+
+
+def smoke_signal(seconds: float, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """Deterministic stereo float64 ``(samples, 2)``: a bass tone, a chord and noise bursts."""
+    t = np.arange(round(seconds * sample_rate)) / sample_rate
+    rng = np.random.default_rng(0)
+    tones = 0.2 * np.sin(2 * np.pi * 55 * t) + 0.1 * sum(np.sin(2 * np.pi * f * t) for f in (262, 330, 392))
+    bursts = 0.1 * rng.standard_normal(t.size) * (np.sin(2 * np.pi * 2 * t) > 0.9)
+    return np.stack([tones + bursts, 0.9 * tones - bursts], axis=1)
+
+
+def run(seconds: float, time_factor: float) -> dict:
+    """Construct the model, separate ``seconds`` of audio, check the answer; raise on any problem."""
+    start = time.perf_counter()
+    from my_submission.user_config import MySeparationModel
+
+    model = MySeparationModel()
+    loaded = time.perf_counter() - start
+    mix = smoke_signal(seconds)
+    start = time.perf_counter()
+    stems, rates = model.separate_music_file(mix, SAMPLE_RATE)
+    took = time.perf_counter() - start
+    instruments = ["bass", "drums", "other", "vocals"]
+    if list(model.instruments) != instruments or set(stems) != set(instruments) or set(rates) != set(instruments):
+        raise RuntimeError(f"the model must expose and return exactly {instruments}")
+    for name in instruments:
+        stem = np.asarray(stems[name])
+        if stem.shape != mix.shape or rates[name] != SAMPLE_RATE:
+            raise RuntimeError(f"{name}: got shape {stem.shape} at {rates[name]} Hz, expected {mix.shape} at "
+                               f"{SAMPLE_RATE} Hz")
+        if not np.isfinite(stem).all() or np.abs(stem).max() > 1:
+            raise RuntimeError(f"{name}: values must be finite and inside [-1, 1]")
+    if took > time_factor * seconds:
+        raise RuntimeError(f"separating {seconds:g} s took {took:.2f} s, over the limit of {time_factor} x "
+                           f"{seconds:g} s = {time_factor * seconds:.2f} s")
+    return {"model": f"{type(model).__module__}.{type(model).__qualname__}", "load_seconds": round(loaded, 3),
+            "audio_seconds": seconds, "separate_seconds": round(took, 3),
+            "realtime_factor": round(took / seconds, 3)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--time-factor", type=float, default=TIME_FACTOR)
+    args = parser.parse_args(argv)
+    try:
+        print(json.dumps(run(args.seconds, args.time_factor)))
+    except Exception as e:  # any failure is the answer: report it plainly
+        print(f"smoke test failed: {type(e).__name__}: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -41,7 +41,7 @@ from tqdm import tqdm
 
 from evaluator.tracks import STEMS, TrackError, open_track
 
-GENERATOR_VERSION = 1  # bump whenever the audio for a given seed changes, so cached datasets are regenerated
+GENERATOR_VERSION = 2  # bump whenever the audio for a given seed changes, so cached datasets are regenerated
 DEFAULT_TEST_SET = dict(n_tracks=8, duration=10.0, seed=2023)  # the evaluator's embedded test set
 TRACK_PREFIX = "synth-"
 MANIFEST = "dataset.json"
@@ -70,7 +70,6 @@ _VOWELS = np.array([
     [520, 1190, 2390, 3400],  # uh
 ], dtype=np.float64)
 _FORMANT_BANDWIDTHS = np.array([80.0, 100.0, 140.0, 220.0])
-_FORMANT_GAINS = np.array([1.0, 0.8, 0.5, 0.4])
 
 
 # ---------------------------------------------------------------------------------------------------- the song plan
@@ -468,12 +467,13 @@ def _chord_part(plan: _Plan, rng: np.random.Generator) -> np.ndarray:
         attack = rng.uniform(0.03, 0.4)
         hits = [(start, float(plan.chord_beats)) for start, _ in voicings]
         envelope = lambda m: _envelope(m, sr, attack, 0.5, 0.8, 0.08)  # noqa: E731
-    else:  # stabs on a rhythm that repeats per bar
+        strum = 0.0
+    else:  # stabs on a rhythm that repeats per bar, sometimes strummed (voices a few ms apart)
         steps = sorted(rng.choice(8, size=int(rng.integers(2, 6)), replace=False))
         decay = rng.uniform(0.08, 0.5)
         hits = [(4 * bar + s / 2, 0.5 * rng.uniform(0.6, 1.0)) for bar in range(plan.n_bars) for s in steps]
-        hits = [(b, min(length, 4.0)) for b, length in hits]
         envelope = lambda m: _envelope(m, sr, 0.005, decay, 0.2, 0.03)  # noqa: E731
+        strum = float(rng.choice([0.0, rng.uniform(0.005, 0.025)]))
     chord_at = {start: pitches for start, pitches in voicings}
     tables = _wavetables(sr, tilt=rng.uniform(0.8, 1.4), even=rng.uniform(0.4, 1.0), cutoff=rng.uniform(2000, 8000))
     detune = rng.uniform(0.03, 0.12)  # semitones
@@ -483,7 +483,8 @@ def _chord_part(plan: _Plan, rng: np.random.Generator) -> np.ndarray:
         notes = []
         for beat, length in hits:
             pitches = chord_at[plan.chord_beats * (beat // plan.chord_beats)]
-            notes.append(_Note(plan.time(beat), plan.time(length), pitches[voice], rng.uniform(0.7, 1.0)))
+            notes.append(_Note(plan.time(beat) + voice * strum, plan.time(length), pitches[voice],
+                               rng.uniform(0.7, 1.0)))
         f0, amp = _line(notes, n, sr, envelope)
         for side in (-1, 1):
             tone = amp * _oscillator(tables, f0 * 2 ** (side * detune / 12), sr, rng.random())
@@ -551,16 +552,17 @@ def _melody(plan: _Plan, rng: np.random.Generator, low: float, high: float) -> l
 
 
 def _formant_response(freqs: np.ndarray, formants: np.ndarray, ring: float, ring_gain: float) -> np.ndarray:
-    """Magnitude response (bins, frames) of a sum of resonances; ``formants`` is (frames, 4) in Hz.
-
-    ``ring`` adds a fixed broad resonance (the singer's formant, near 3 kHz) of gain ``ring_gain``.
-    """
-    steady = 0.01 + ring_gain / np.sqrt(1.0 + ((freqs - ring) / 300.0) ** 2)
-    response = np.repeat(steady[:, None], len(formants), axis=1)
+    """Magnitude response (bins, frames) of a vocal tract: a cascade of two-pole resonances at ``formants``
+    ((frames, 4) in Hz), scaled to peak 1 per frame, plus a fixed broad resonance at ``ring`` Hz of gain
+    ``ring_gain`` (the singer's formant)."""
+    squared = (freqs ** 2)[:, None]
+    response = np.ones((len(freqs), len(formants)))
     for i in range(formants.shape[1]):
-        detune = (freqs[:, None] - formants[None, :, i]) / (_FORMANT_BANDWIDTHS[i] / 2)
-        response += _FORMANT_GAINS[i] / np.sqrt(1.0 + detune ** 2)
-    return response
+        centre = formants[None, :, i] ** 2
+        response *= centre / np.sqrt((centre - squared) ** 2 + squared * _FORMANT_BANDWIDTHS[i] ** 2)
+    response /= response.max(axis=0, keepdims=True)
+    steady = 0.003 + ring_gain / np.sqrt(1.0 + ((freqs - ring) / 300.0) ** 2)
+    return response + steady[:, None]
 
 
 def _consonant(rng: np.random.Generator, sr: int) -> np.ndarray:

@@ -56,15 +56,29 @@ def window_starts(length: int, win: int, hop: int) -> np.ndarray:
     return np.arange((length - win + hop) // hop, dtype=np.int64) * hop
 
 
-def _window_sums(x: np.ndarray, win: int, hop: int) -> np.ndarray:
-    """Sum of ``x`` (sources, samples) over each museval window -> (sources, windows)."""
-    length = x.shape[-1]
+def _windows(x: np.ndarray, win: int, hop: int) -> np.ndarray:
+    """View of ``x`` (sources, samples, ...) as museval's windows: (sources, windows, win, ...)."""
+    length = x.shape[1]
     if win >= length:
-        return x.sum(-1, keepdims=True)
+        return x[:, None]
+    n = (length - win + hop) // hop
     if win == hop:  # non-overlapping windows: a reshape, no copy
-        n = (length - win + hop) // hop
-        return x[:, :n * win].reshape(x.shape[0], n, win).sum(-1)
-    return sliding_window_view(x, win, axis=-1)[:, ::hop].sum(-1)
+        return x[:, :n * win].reshape(x.shape[0], n, win, *x.shape[2:])
+    return np.moveaxis(sliding_window_view(x, win, axis=1)[:, ::hop], -1, 2)
+
+
+def _energy(x: np.ndarray, win: int, hop: int) -> np.ndarray:
+    """Sum of squares over each window's samples and channels: (sources, windows)."""
+    w = _windows(x, win, hop)
+    return np.einsum("swtc,swtc->sw", w, w)
+
+
+def _channel_sum(x: np.ndarray) -> np.ndarray:
+    """(sources, samples, channels) -> (sources, samples); a loop over channels beats numpy's small-axis sum."""
+    total = x[..., 0].copy()
+    for c in range(1, x.shape[-1]):
+        total += x[..., c]
+    return total
 
 
 def window_sdr(reference: np.ndarray, estimate: np.ndarray, win: int = 44100, hop: int = 44100) -> np.ndarray:
@@ -75,11 +89,13 @@ def window_sdr(reference: np.ndarray, estimate: np.ndarray, win: int = 44100, ho
     """
     reference, estimate = _as_sources(reference), _as_sources(estimate)
     _same_shape(reference, estimate)
-    signal = _window_sums(np.square(reference).sum(-1), win, hop)
-    error = _window_sums(np.square(reference - estimate).sum(-1), win, hop)
-    silent_ref = _window_sums((reference.sum(-1) != 0).astype(np.int64), win, hop) == 0
-    silent_est = _window_sums((estimate.sum(-1) != 0).astype(np.int64), win, hop) == 0
-    silent = (silent_ref | silent_est).any(0)
+    window_starts(reference.shape[1], win, hop)  # checks win and hop
+    signal = _energy(reference, win, hop)
+    error = _energy(reference - estimate, win, hop)
+    silent = np.zeros(signal.shape[1], dtype=bool)
+    for x in (reference, estimate):
+        active = _windows(_channel_sum(x), win, hop).any(axis=2)  # (sources, windows): a nonzero sample
+        silent |= ~active.all(axis=0)
     with np.errstate(divide="ignore", invalid="ignore"):
         sdr = 10 * np.log10(signal / error)
     sdr[:, silent] = np.nan

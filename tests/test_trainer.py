@@ -1,0 +1,230 @@
+"""The trainer: config system, data splitting, learning, mid-epoch resume, DDP on CPU, export, EMA.
+
+The training runs use a tiny model at 16 kHz on the generated synthetic set (cached under ``.cache/``).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import lightning.pytorch as pl
+import pytest
+import torch
+import yaml
+
+from models import load_model
+from train.__main__ import build_trainer, last_checkpoint, run
+from train.config import ExperimentConfig, load_config
+from train.experiments import latest_per_step
+from train.export import export
+from train.loader import RankBatches, ResumableLoader
+from train.module import SeparationModule
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = REPO / "train" / "configs" / "tiny-synthetic.yaml"
+FAST = ["model.sample_rate=16000", "model.n_fft=1024", "model.hop_length=256", "data.synthetic_tracks=4",
+        "data.synthetic_valid_tracks=1", "data.synthetic_duration=4", "trainer.progress_bar=false",
+        "trainer.sanity_val_tracks=0", "trainer.log_every_steps=1", "validation.audio_seconds=1"]
+
+
+def tiny(out_dir: Path, *overrides: str) -> ExperimentConfig:
+    return load_config(TINY, [*FAST, f"out_dir={out_dir}", *overrides])
+
+
+def logged(out_dir: Path, tag: str) -> dict[int, float]:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(Path(out_dir) / "logs"), size_guidance={"scalars": 0})
+    events.Reload()
+    return latest_per_step(events.Scalars(tag))
+
+
+def weights(checkpoint: Path, key: str = "state_dict") -> dict[str, torch.Tensor]:
+    return torch.load(checkpoint, map_location="cpu", weights_only=True)[key]
+
+
+# config -----------------------------------------------------------------------------------------------------------
+
+def test_config_base_chain_and_overrides(tmp_path):
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "configs" / "parent.yaml").write_text(
+        "model: {feature_dim: 32, num_repeat: 2}\noptim: {lr: 1e-3, batch_size: 3}\n")
+    (tmp_path / "configs" / "child.yaml").write_text("base: parent.yaml\nmodel: {num_repeat: 4}\n")
+    config = load_config(tmp_path / "configs" / "child.yaml",
+                         ["optim.lr=5e-4", "model.time_layer=gru", "trainer.ema_decay=0.99", "data.kind=synthetic"])
+    assert config.name == "child" and config.out_dir == str(Path("runs") / "child")
+    assert (config.model.feature_dim, config.model.num_repeat, config.model.time_layer) == (32, 4, "gru")
+    assert config.optim.lr == 5e-4 and isinstance(config.optim.lr, float) and config.optim.batch_size == 3
+    assert config.trainer.ema_decay == 0.99
+    assert ExperimentConfig.from_dict(config.to_dict()) == config
+
+
+@pytest.mark.parametrize("override,message", [
+    ("optim.lrr=1", "unknown key 'lrr' in optim"),
+    ("model.hidden=3", "unknown key 'hidden' in model"),
+    ("optim.lr=fast", "optim.lr: expected float"),
+    ("trainer.precision=64", "trainer.precision"),
+    ("optim.lr.value=1", "is a value, not a section"),
+    ("lr", "expected key=value"),
+])
+def test_config_errors_name_the_key(override, message):
+    with pytest.raises(ValueError, match=message):
+        load_config(TINY, [override])
+
+
+def test_every_shipped_config_loads():
+    names = set()
+    for path in sorted((REPO / "train" / "configs").rglob("*.yaml")):
+        config = load_config(path)
+        names.add(config.out_dir)
+    assert len(names) == len(list((REPO / "train" / "configs").rglob("*.yaml")))  # no two runs share a folder
+
+
+# data splitting and resumable loading -----------------------------------------------------------------------------
+
+class Numbers:
+    """A stand-in training set: item i of epoch e is the pair (e, i) as tensors."""
+
+    epoch = 0
+
+    def __len__(self) -> int:
+        return 40
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return torch.tensor([self.epoch]), torch.tensor([i])
+
+
+def test_ranks_split_a_single_process_batch():
+    single = list(RankBatches(40, 4))
+    ranks = [list(RankBatches(40, 2, rank, 2)) for rank in range(2)]
+    for step, batch in enumerate(single):
+        assert sorted(ranks[0][step] + ranks[1][step]) == batch
+    assert len(RankBatches(41, 4, 1, 2)) == len(RankBatches(41, 4, 0, 2)) == 5
+    with pytest.raises(ValueError, match="samples_per_epoch"):
+        RankBatches(3, 4)
+
+
+def test_loader_resumes_mid_epoch_with_its_epoch():
+    loader = ResumableLoader(Numbers(), RankBatches(40, 4))
+    loader.batches.set_epoch(3)
+    seen = []
+    for k, (_, indices) in enumerate(loader):
+        seen.append(indices.flatten().tolist())
+        if k == 2:
+            break
+    assert seen == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9, 10, 11]]
+    state = loader.state_dict()
+    assert state == {"epoch": 3, "served": 3}
+    fresh = ResumableLoader(Numbers(), RankBatches(40, 4))
+    fresh.load_state_dict(state)
+    rest = [(e.flatten().tolist(), i.flatten().tolist()) for e, i in fresh]
+    assert rest[0] == ([3, 3, 3, 3], [12, 13, 14, 15]) and len(rest) == 10 - 3
+    assert len([0 for _ in fresh]) == 10  # the next epoch is whole again
+
+
+# learning ---------------------------------------------------------------------------------------------------------
+
+def test_tiny_model_learns(tmp_path):
+    config = tiny(tmp_path, "optim.lr=4e-3", "data.samples_per_epoch=300", "optim.epochs=2")
+    pl.seed_everything(config.seed, verbose=False)
+    module = SeparationModule(config)
+    trainer = build_trainer(config)
+    before = trainer.validate(module, verbose=False)[0]["valid/sdr"]
+    trainer.fit(module)
+    after = float(trainer.callback_metrics["valid/sdr"])
+    assert trainer.global_step == 150
+    assert after > before + 1.0, f"validation global SDR {before:.2f} -> {after:.2f} dB after 150 steps"
+    result = yaml.safe_load((tmp_path / "result.yaml").read_text())
+    assert result["best_valid_sdr"] == pytest.approx(max(logged(tmp_path, "valid/sdr").values()))
+
+
+# resume -----------------------------------------------------------------------------------------------------------
+
+class Crash(pl.Callback):
+    def __init__(self, at_step: int):
+        self.at_step = at_step
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        if trainer.global_step == self.at_step:
+            raise RuntimeError(f"simulated crash at step {self.at_step}")
+
+
+RESUME = ["data.samples_per_epoch=32", "optim.epochs=2", "trainer.checkpoint_every_steps=5"]  # 8 steps per epoch
+
+
+@pytest.fixture(scope="module")
+def resumed_runs(tmp_path_factory):
+    """An uninterrupted run and one that crashes at step 13 (epoch 1, batch 5), then resumes from step 10."""
+    whole, crashed = tmp_path_factory.mktemp("whole"), tmp_path_factory.mktemp("crashed")
+    run(tiny(whole, *RESUME))
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        run(tiny(crashed, *RESUME), callbacks=[Crash(13)])
+    assert torch.load(last_checkpoint(crashed), weights_only=True)["global_step"] == 10
+    trainer = run(tiny(crashed, *RESUME))
+    return whole, crashed, trainer
+
+
+def test_resume_mid_epoch_repeats_the_uninterrupted_run(resumed_runs):
+    whole, crashed, trainer = resumed_runs
+    assert trainer.global_step == 16
+    expected, resumed = logged(whole, "train/loss_step"), logged(crashed, "train/loss_step")
+    assert sorted(resumed) == sorted(expected) == list(range(16))
+    for step in expected:
+        assert resumed[step] == pytest.approx(expected[step], rel=1e-5), f"step {step}"
+    for name, value in weights(whole / "checkpoints" / "last.ckpt").items():
+        assert torch.allclose(weights(crashed / "checkpoints" / "last.ckpt")[name], value, atol=1e-6), name
+    assert logged(crashed, "valid/sdr") == pytest.approx(logged(whole, "valid/sdr"), rel=1e-5)
+
+
+# export and EMA ---------------------------------------------------------------------------------------------------
+
+def test_export_gives_the_submission_weight_file(resumed_runs, tmp_path):
+    whole, _, _ = resumed_runs
+    out = export(whole, tmp_path / "model.safetensors")  # the run folder: its best checkpoint
+    model = load_model(out)
+    best = next((whole / "checkpoints").glob("best-*.ckpt"))
+    for name, value in weights(best).items():
+        assert torch.equal(model.state_dict()[name.removeprefix("model.")], value)
+    result = subprocess.run([sys.executable, "-m", "train.export", str(tmp_path / "model.safetensors"),
+                             str(tmp_path / "x.safetensors")], capture_output=True, text=True, cwd=REPO)
+    assert result.returncode != 0 and "x.safetensors" not in result.stderr and "is not a" in result.stderr
+
+
+def test_ema_weights_are_validated_and_exported(tmp_path):
+    run(tiny(tmp_path, "data.samples_per_epoch=16", "optim.epochs=1", "trainer.ema_decay=0.5"))
+    checkpoint = torch.load(tmp_path / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    averaged, current = checkpoint["state_dict"], checkpoint["current_model_state"]
+    assert any(not torch.equal(averaged[k], current[k]) for k in averaged)
+    model = load_model(export(tmp_path / "checkpoints" / "last.ckpt", tmp_path / "ema.safetensors"))
+    for name, value in averaged.items():
+        assert torch.equal(model.state_dict()[name.removeprefix("model.")], value)
+
+
+# distributed ------------------------------------------------------------------------------------------------------
+
+def cli(out_dir: Path, *overrides: str) -> None:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    done = subprocess.run([sys.executable, "-m", "train", "--config", str(TINY), *FAST, f"out_dir={out_dir}",
+                           "data.samples_per_epoch=32", "optim.epochs=1", *overrides],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
+def test_two_processes_agree_with_one(tmp_path):
+    """DDP on CPU (gloo): 2 processes x batch 2 train like 1 process x batch 4 (same items, same global batch)."""
+    cli(tmp_path / "single", "optim.batch_size=4", "trainer.devices=1")
+    cli(tmp_path / "ddp", "optim.batch_size=2", "trainer.devices=2", "trainer.strategy=ddp")
+    single, ddp = logged(tmp_path / "single", "train/loss_step"), logged(tmp_path / "ddp", "train/loss_step")
+    assert sorted(single) == sorted(ddp) == list(range(8))
+    for step in single:
+        assert ddp[step] == pytest.approx(single[step], rel=1e-4), f"step {step}"
+    one, two = (weights(tmp_path / name / "checkpoints" / "last.ckpt") for name in ("single", "ddp"))
+    for name, value in one.items():
+        assert torch.allclose(two[name], value, rtol=1e-3, atol=1e-5), name
+    assert logged(tmp_path / "ddp", "valid/sdr") == pytest.approx(logged(tmp_path / "single", "valid/sdr"), abs=1e-3)

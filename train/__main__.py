@@ -1,0 +1,136 @@
+"""Train a BSRNN: ``python -m train --config FILE [key=value ...]``.
+
+Everything about the run is in the config (see ``train/config.py``); any field can be overridden on the
+command line, e.g. ``optim.lr=5e-4 trainer.devices=2 model.feature_dim=64``. The run folder (``out_dir``)
+receives ``config.yaml`` (the resolved config), ``checkpoints/`` (``last.ckpt`` and the best checkpoint on
+``valid/sdr``), ``logs/`` (TensorBoard) and, when training ends, ``result.yaml``. Running the same command
+again resumes from ``checkpoints/last.ckpt`` when it exists.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as pl
+import yaml
+from lightning.pytorch.callbacks import (
+    Callback,
+    EarlyStopping,
+    EMAWeightAveraging,
+    LearningRateMonitor,
+    ModelCheckpoint,
+    TQDMProgressBar,
+)
+from lightning.pytorch.loggers import TensorBoardLogger
+
+from train.config import ExperimentConfig, load_config, save_config
+from train.loader import EpochDataset
+from train.module import SeparationModule
+
+MONITOR = "valid/sdr"
+
+
+class RunRecord(Callback):
+    """Writes ``config.yaml`` when fitting starts and ``result.yaml`` (best score and checkpoint) when it ends."""
+
+    def __init__(self, config: ExperimentConfig, best: ModelCheckpoint):
+        self.config, self.best = config, best
+
+    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.is_global_zero:
+            save_config(self.config, Path(self.config.out_dir) / "config.yaml")
+
+    def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if not trainer.is_global_zero:
+            return
+        score = self.best.best_model_score
+        result = {"best_checkpoint": self.best.best_model_path or None,
+                  "best_valid_sdr": None if score is None else float(score),
+                  "epochs": trainer.current_epoch, "steps": trainer.global_step,
+                  "early_stopped": bool(trainer.should_stop and trainer.current_epoch < trainer.max_epochs)}
+        write_yaml(result, Path(self.config.out_dir) / "result.yaml")
+
+
+def write_yaml(data: Any, path: Path) -> None:
+    """Write ``data`` as YAML to ``path`` atomically."""
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            yaml.safe_dump(data, f, sort_keys=False)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def last_checkpoint(out_dir: str | os.PathLike) -> Path | None:
+    """The run's ``last.ckpt``, if a previous attempt left one."""
+    path = Path(out_dir) / "checkpoints" / "last.ckpt"
+    return path if path.is_file() else None
+
+
+def build_trainer(config: ExperimentConfig, callbacks: Sequence[Callback] = ()) -> pl.Trainer:
+    """The Lightning Trainer of a run: checkpoints (best + last), early stopping, lr monitor, TensorBoard, EMA."""
+    out = Path(config.out_dir)
+    run, optim, valid = config.trainer, config.optim, config.validation
+    best = ModelCheckpoint(dirpath=out / "checkpoints", filename="best-epoch{epoch:03d}-sdr{valid/sdr:.3f}",
+                           auto_insert_metric_name=False, monitor=MONITOR, mode="max", save_top_k=1)
+    # "last.ckpt": the newest state, overwritten every checkpoint_every_steps steps (or every epoch)
+    last = ModelCheckpoint(dirpath=out / "checkpoints", filename="last", save_top_k=1, enable_version_counter=False,
+                           every_n_train_steps=run.checkpoint_every_steps)
+    all_callbacks: list[Callback] = [
+        best, last,
+        EarlyStopping(monitor=MONITOR, mode="max", patience=optim.patience),
+        LearningRateMonitor(logging_interval="step"),
+        RunRecord(config, best),
+        *callbacks,
+    ]
+    if run.progress_bar:
+        all_callbacks.append(TQDMProgressBar())
+    if run.ema_decay is not None:
+        all_callbacks.append(EMAWeightAveraging(decay=run.ema_decay))
+    return pl.Trainer(
+        accelerator=run.accelerator, devices=run.devices, num_nodes=run.num_nodes, strategy=run.strategy,
+        precision=run.precision, max_epochs=optim.epochs, max_steps=optim.max_steps or -1,
+        gradient_clip_val=optim.clip, gradient_clip_algorithm="norm", accumulate_grad_batches=optim.accumulate,
+        check_val_every_n_epoch=valid.every_epochs, num_sanity_val_steps=run.sanity_val_tracks,
+        log_every_n_steps=run.log_every_steps, logger=TensorBoardLogger(out, name="logs", version=""),
+        callbacks=all_callbacks, enable_progress_bar=run.progress_bar, deterministic=run.deterministic,
+        use_distributed_sampler=False,  # train.loader splits the items across processes itself
+        default_root_dir=out,
+    )
+
+
+def run(config: ExperimentConfig, train_set: EpochDataset | None = None, valid_tracks: Sequence[Any] | None = None,
+        callbacks: Sequence[Callback] = ()) -> pl.Trainer:
+    """Train (or resume) the run described by ``config``; returns the finished Trainer."""
+    pl.seed_everything(config.seed, workers=True, verbose=False)
+    module = SeparationModule(config, train_set, valid_tracks)
+    trainer = build_trainer(config, callbacks)
+    trainer.fit(module, ckpt_path=last_checkpoint(config.out_dir), weights_only=True)
+    return trainer
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m train", description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", required=True, help="experiment YAML file (see train/configs/)")
+    parser.add_argument("overrides", nargs="*", metavar="key=value",
+                        help="config overrides with dotted keys, e.g. optim.lr=5e-4 trainer.devices=2")
+    args = parser.parse_args(argv)
+    try:
+        config = load_config(args.config, args.overrides)
+    except (OSError, ValueError) as e:
+        parser.error(str(e))
+    run(config)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,179 @@
+"""Train a list of experiments and tabulate their validation scores the way the seed's README does.
+
+``python -m train.experiments CONFIG... --table OUT.md [--set key=value ...] [--no-train]``
+
+Each config is trained in turn with ``python -m train`` (a run that already wrote ``result.yaml`` is not
+trained again; an interrupted one resumes from its last checkpoint). The scores are then read back from each run's
+TensorBoard log: the validation of the best ``valid/sdr`` gives every target's SDR. The Markdown has the seed's three
+vocals tables (loss and size; time and band layers; attention), each listing the runs that differ from the
+seed's baseline (t+tf, N=64, R=8, lstm/lstm, no attention, vocals, channels as batch) only in that table's columns,
+and a last table with every run and all its targets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from train.config import ExperimentConfig, load_config
+
+MONITOR = "valid/sdr"
+BASELINE = {"kind": "t+tf", "feature_dim": 64, "num_repeat": 8, "time_layer": "lstm", "band_layer": "lstm",
+            "n_heads": 0}
+LAYER_ORDER = [("lstm", "lstm"), ("gru", "lstm"), ("conv", "lstm"), ("lstm", "gru"), ("lstm", "conv")]
+
+
+@dataclass
+class Run:
+    """One experiment: its file, its resolved config and its best validation scores (None: no validation yet)."""
+
+    path: Path
+    config: ExperimentConfig
+    scores: dict[str, float] | None = None
+
+    def fields(self) -> dict[str, object]:
+        model = self.config.model
+        return {"kind": self.config.loss.kind, "feature_dim": model.feature_dim, "num_repeat": model.num_repeat,
+                "time_layer": model.time_layer, "band_layer": model.band_layer, "n_heads": model.n_heads}
+
+    def sdr(self, target: str | None = None) -> str:
+        key = MONITOR if target is None else f"{MONITOR}_{target}"
+        if self.scores is None or key not in self.scores:
+            return ""
+        return f"{self.scores[key]:.2f}"
+
+
+def read_scores(out_dir: str | os.PathLike) -> dict[str, float] | None:
+    """The ``valid/*`` scalars logged at the validation with the best ``valid/sdr`` (None: nothing logged).
+
+    A resumed run may log a step twice; the value written last counts.
+    """
+    logs = Path(out_dir) / "logs"
+    if not logs.is_dir():
+        return None
+    events = EventAccumulator(str(logs), size_guidance={"scalars": 0})
+    events.Reload()
+    tags = [t for t in events.Tags()["scalars"] if t.startswith("valid/")]
+    if MONITOR not in tags:
+        return None
+    series = {tag: latest_per_step(events.Scalars(tag)) for tag in tags}
+    best_step = max(series[MONITOR], key=lambda step: series[MONITOR][step])
+    return {tag: values[best_step] for tag, values in series.items() if best_step in values}
+
+
+def latest_per_step(events: Sequence) -> dict[int, float]:
+    """Scalar events as ``{step: value}``, keeping the most recently written value of each step."""
+    out: dict[int, float] = {}
+    for event in sorted(events, key=lambda e: e.wall_time):
+        out[event.step] = float(event.value)
+    return out
+
+
+def differs_only_in(run: Run, columns: Sequence[str]) -> bool:
+    """Whether ``run`` is a seed-style vocals run that matches the seed baseline outside ``columns``."""
+    model = run.config.model
+    if model.targets != ["vocals"] or model.stereo != "batch":
+        return False
+    return all(value == BASELINE[name] for name, value in run.fields().items() if name not in columns)
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("-" * (len(h) + 2) for h in header) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def seed_table(runs: Sequence[Run], columns: Sequence[str], header: Sequence[str],
+               cells: Callable[[Run], list[str]], order: Callable[[Run], tuple]) -> str:
+    chosen = sorted((r for r in runs if differs_only_in(r, columns)), key=order)
+    return markdown_table([*header, "SDR"], [[*cells(r), r.sdr("vocals")] for r in chosen])
+
+
+def tables(runs: Sequence[Run]) -> str:
+    """The Markdown document: the seed's three tables, then every run with all its targets."""
+    loss_order = {"t": 0, "tf": 1, "t+tf": 2}
+    size = seed_table(
+        runs, ["kind", "feature_dim", "num_repeat"], ["loss", "feature_dim", "num_repeat"],
+        lambda r: [r.config.loss.kind, str(r.config.model.feature_dim), str(r.config.model.num_repeat)],
+        lambda r: (loss_order[r.config.loss.kind], r.config.model.feature_dim, r.config.model.num_repeat))
+    layers = seed_table(
+        runs, ["time_layer", "band_layer"], ["time layer", "band layer"],
+        lambda r: [r.config.model.time_layer, r.config.model.band_layer],
+        lambda r: _layer_rank(r.config.model.time_layer, r.config.model.band_layer))
+    attention = seed_table(
+        runs, ["n_heads"], ["number of heads", "attention encoder dim"],
+        lambda r: [str(r.config.model.n_heads), str(r.config.model.enc_dim) if r.config.model.n_heads else "-"],
+        lambda r: (r.config.model.n_heads, r.config.model.enc_dim if r.config.model.n_heads else 0))
+    targets = ["bass", "drums", "other", "vocals"]
+    every = markdown_table(
+        ["run", "config", *targets, "mean"],
+        [[r.config.name, str(r.path), *(r.sdr(t) for t in targets), r.sdr()] for r in runs])
+    return "\n\n".join([
+        "# Validation results (global SDR, dB, at the best validation)",
+        "Loss domain and size (vocals; lstm layers, no attention):", size,
+        "Band-split layers (vocals; t+tf, 64x8, no attention):", layers,
+        "Attention (vocals; t+tf, 64x8, lstm layers):", attention,
+        "Every run:", every]) + "\n"
+
+
+def _layer_rank(time_layer: str, band_layer: str) -> tuple:
+    pair = (time_layer, band_layer)
+    return (LAYER_ORDER.index(pair), "") if pair in LAYER_ORDER else (len(LAYER_ORDER), f"{time_layer}/{band_layer}")
+
+
+def train_run(run: Run, overrides: Sequence[str]) -> bool:
+    """Train (or resume) one run in a child process; True when it finished."""
+    if (Path(run.config.out_dir) / "result.yaml").is_file():
+        print(f"[experiments] {run.config.name}: already trained ({run.config.out_dir})", flush=True)
+        return True
+    print(f"[experiments] {run.config.name}: training into {run.config.out_dir}", flush=True)
+    done = subprocess.run([sys.executable, "-m", "train", "--config", str(run.path), *overrides])
+    if done.returncode != 0:
+        print(f"[experiments] {run.config.name}: training failed (exit code {done.returncode})", flush=True)
+    return done.returncode == 0
+
+
+def write_text(text: str, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m train.experiments", description=__doc__.split("\n\n")[0])
+    parser.add_argument("configs", nargs="+", help="experiment YAML files")
+    parser.add_argument("--table", required=True, help="Markdown file to write the results to")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="key=value",
+                        help="override applied to every config (repeatable), e.g. --set data.root=/data/musdb18hq")
+    parser.add_argument("--no-train", action="store_true", help="only read the logs and write the tables")
+    args = parser.parse_args(argv)
+    try:
+        runs = [Run(Path(p), load_config(p, args.overrides)) for p in args.configs]
+    except (OSError, ValueError) as e:
+        parser.error(str(e))
+    failed = []
+    for run in runs:
+        if not args.no_train and not train_run(run, args.overrides):
+            failed.append(run.config.name)
+        run.scores = read_scores(run.config.out_dir)
+    write_text(tables(runs), Path(args.table))
+    print(f"[experiments] wrote {args.table}" + (f"; failed: {', '.join(failed)}" if failed else ""), flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

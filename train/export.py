@@ -1,0 +1,84 @@
+"""Turn a training checkpoint into the submission's weight file: ``python -m train.export CKPT OUT.safetensors``.
+
+CKPT may be a Lightning checkpoint file or a run folder (its best checkpoint is used). The checkpoint is
+read with ``torch.load(..., weights_only=True)``; when the run kept an EMA of the weights, the checkpoint's
+``state_dict`` holds the averaged weights (Lightning's ``EMAWeightAveraging`` puts them there), and those are
+exported. The output is ``models.save_model``'s format: safetensors with the model config in its metadata.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+
+from models import BSRNN, build_model, save_model
+
+PREFIX = "model."
+
+
+def find_checkpoint(path: str | os.PathLike) -> Path:
+    """``path`` itself if it is a file, else the best checkpoint of the run folder ``path``."""
+    path = Path(path)
+    if path.is_file():
+        return path
+    if path.is_dir():
+        found = sorted((path / "checkpoints").glob("best-*.ckpt"))
+        if len(found) == 1:
+            return found[0]
+        raise FileNotFoundError(f"run folder {path}: expected one checkpoints/best-*.ckpt, found "
+                                f"{[p.name for p in found] or 'none'}")
+    raise FileNotFoundError(f"checkpoint {path} does not exist")
+
+
+def model_from_checkpoint(path: str | os.PathLike) -> tuple[BSRNN, bool]:
+    """The model stored in a training checkpoint, and whether its weights are an EMA."""
+    path = Path(path)
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # torch raises several types for files that are not checkpoints
+        raise ValueError(f"{path} is not a readable training checkpoint ({type(e).__name__}: {e})") from None
+    try:
+        model_config = checkpoint["hyper_parameters"]["config"]["model"]
+        state = checkpoint["state_dict"]
+    except (KeyError, TypeError):
+        raise ValueError(f"{path} is not a checkpoint of train.module.SeparationModule "
+                         "(expected hyper_parameters.config.model and state_dict)") from None
+    model = build_model(model_config)
+    weights = {name[len(PREFIX):]: value for name, value in state.items() if name.startswith(PREFIX)}
+    try:
+        model.load_state_dict(weights, strict=True)
+    except RuntimeError as e:
+        raise ValueError(f"{path}: weights do not fit the model built from its config: {e}") from None
+    return model.eval(), "current_model_state" in checkpoint
+
+
+def export(checkpoint: str | os.PathLike, out: str | os.PathLike) -> Path:
+    """Write the model of ``checkpoint`` (file or run folder) to ``out`` with ``models.save_model``."""
+    model, _ = model_from_checkpoint(find_checkpoint(checkpoint))
+    return save_model(model, out)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m train.export", description=__doc__.split("\n\n")[0])
+    parser.add_argument("checkpoint", help="a .ckpt file or a run folder (its best checkpoint)")
+    parser.add_argument("out", help="the weight file to write (.safetensors)")
+    args = parser.parse_args(argv)
+    try:
+        source = find_checkpoint(args.checkpoint)
+        model, ema = model_from_checkpoint(source)
+    except (OSError, ValueError) as e:
+        parser.error(str(e))
+    path = save_model(model, args.out)
+    params = sum(p.numel() for p in model.parameters())
+    print(f"{source} -> {path} ({'EMA' if ema else 'trained'} weights, targets {model.targets}, "
+          f"{params / 1e6:.2f} M parameters)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -85,7 +85,8 @@ class SeparationModel:
             bar = tqdm(total=per_pass * len(parts) * len(groups), unit="window", desc="separating", leave=False)
         try:
             for group in groups:
-                mix = torch.from_numpy(np.ascontiguousarray(audio[:, group].T))
+                # a stereo track is passed as a transposed view (no copy); other groups are small copies
+                mix = torch.from_numpy(audio.T if layout.channels == 2 else audio[:, group].T)
                 for part in parts:
                     estimate = separate(part.network, mix, len(part.targets), self.sample_rate,
                                         self.settings.window, self.settings.hop, self.settings.batch_size,

@@ -69,8 +69,12 @@ class SeparationModule(pl.LightningModule):
                                pin_memory=torch.cuda.is_available())
 
     def val_dataloader(self) -> DataLoader:
-        mine = list(range(self.trainer.global_rank, len(self.valid_tracks), self.trainer.world_size))
-        return DataLoader(mine, batch_size=None, num_workers=0)
+        # every process gets the same number of steps (-1: nothing to do), so all reach the reduction in
+        # on_validation_epoch_end, even with fewer tracks than processes
+        world = self.trainer.world_size
+        mine = list(range(self.trainer.global_rank, len(self.valid_tracks), world))
+        steps = -(-len(self.valid_tracks) // world)
+        return DataLoader(mine + [-1] * (steps - len(mine)), batch_size=None, num_workers=0)
 
     def on_train_epoch_start(self) -> None:
         self.trainer.train_dataloader.batches.set_epoch(self.current_epoch)
@@ -111,6 +115,8 @@ class SeparationModule(pl.LightningModule):
 
     def validation_step(self, index: torch.Tensor, batch_idx: int) -> None:
         index = int(index)
+        if index < 0:
+            return
         track = self.valid_tracks[index]
         mixture = torch.from_numpy(np.ascontiguousarray(track.read("mixture").T))
         valid = self.config.validation

@@ -18,6 +18,16 @@ from train.loader import EpochDataset, RankBatches, ResumableLoader, collate_pai
 from train.losses import SeparationLoss
 
 
+class SharedData:
+    """The training set and validation tracks of a module; copies of the module (the EMA's) share them."""
+
+    def __init__(self, train_set: EpochDataset | None, valid_tracks: list[Any] | None):
+        self.train_set, self.valid_tracks = train_set, valid_tracks
+
+    def __deepcopy__(self, memo: dict) -> SharedData:
+        return self
+
+
 class SeparationModule(pl.LightningModule):
     """Trains ``build_model(config.model)`` on ``(mixture, sources)`` batches; validates on whole tracks.
 
@@ -40,8 +50,7 @@ class SeparationModule(pl.LightningModule):
         loss = self.config.loss
         self.loss = SeparationLoss(loss.kind, loss.time_weight, loss.freq_weight, model_config.n_fft,
                                    model_config.hop_length)
-        self.train_set = train_set
-        self.valid_tracks = list(valid_tracks) if valid_tracks is not None else None
+        self.data = SharedData(train_set, list(valid_tracks) if valid_tracks is not None else None)
         self._sdr_sum: torch.Tensor | None = None
         self._mixture_logged = False
 
@@ -51,29 +60,30 @@ class SeparationModule(pl.LightningModule):
     # data -------------------------------------------------------------------------------------------------------
 
     def setup(self, stage: str) -> None:
-        if self.train_set is None or self.valid_tracks is None:
+        data = self.data
+        if data.train_set is None or data.valid_tracks is None:
             from train.data import build_datasets  # the data pipeline is only needed when nothing was given
 
             train_set, valid_tracks = build_datasets(self.config.data, self.targets, self.model.config.sample_rate,
                                                      self.config.seed)
-            self.train_set = self.train_set if self.train_set is not None else train_set
-            self.valid_tracks = self.valid_tracks if self.valid_tracks is not None else list(valid_tracks)
-        if not self.valid_tracks:
+            data.train_set = data.train_set if data.train_set is not None else train_set
+            data.valid_tracks = data.valid_tracks if data.valid_tracks is not None else list(valid_tracks)
+        if not data.valid_tracks:
             raise ValueError("no validation tracks: set data.valid_tracks (or synthetic_valid_tracks)")
 
     def train_dataloader(self) -> ResumableLoader:
-        batches = RankBatches(len(self.train_set), self.config.optim.batch_size, self.trainer.global_rank,
+        batches = RankBatches(len(self.data.train_set), self.config.optim.batch_size, self.trainer.global_rank,
                               self.trainer.world_size)
         workers = self.config.data.num_workers
-        return ResumableLoader(self.train_set, batches, num_workers=workers, collate_fn=collate_pairs,
+        return ResumableLoader(self.data.train_set, batches, num_workers=workers, collate_fn=collate_pairs,
                                pin_memory=torch.cuda.is_available())
 
     def val_dataloader(self) -> DataLoader:
         # every process gets the same number of steps (-1: nothing to do), so all reach the reduction in
         # on_validation_epoch_end, even with fewer tracks than processes
         world = self.trainer.world_size
-        mine = list(range(self.trainer.global_rank, len(self.valid_tracks), world))
-        steps = -(-len(self.valid_tracks) // world)
+        mine = list(range(self.trainer.global_rank, len(self.data.valid_tracks), world))
+        steps = -(-len(self.data.valid_tracks) // world)
         return DataLoader(mine + [-1] * (steps - len(mine)), batch_size=None, num_workers=0)
 
     def on_train_epoch_start(self) -> None:
@@ -110,14 +120,14 @@ class SeparationModule(pl.LightningModule):
 
     def on_validation_epoch_start(self) -> None:
         # per track: summed SDR per target and a count, filled by whichever process validates the track
-        self._sdr_sum = torch.zeros(len(self.valid_tracks), len(self.targets) + 1, device=self.device,
+        self._sdr_sum = torch.zeros(len(self.data.valid_tracks), len(self.targets) + 1, device=self.device,
                                     dtype=torch.float64)
 
     def validation_step(self, index: torch.Tensor, batch_idx: int) -> None:
         index = int(index)
         if index < 0:
             return
-        track = self.valid_tracks[index]
+        track = self.data.valid_tracks[index]
         mixture = torch.from_numpy(np.ascontiguousarray(track.read("mixture").T))
         valid = self.config.validation
         estimates = separate(self.model, mixture, len(self.targets), track.sample_rate, valid.window, valid.hop,

@@ -36,7 +36,7 @@ def resolve_precision(precision: str, device: str | torch.device) -> str:
     """The concrete precision ``fp32`` | ``bf16`` | ``fp16`` that ``precision`` means on ``device``.
 
     ``auto`` picks fp16 autocast on CUDA (a T4's tensor cores have no fast bf16), bf16 autocast on a
-    CPU with native bf16 (about 2x faster than fp32 for BSRNN there, output within ~30 dB SDR of
+    CPU with native bf16 (about 2x faster than fp32 for BSRNN there; its output is 45 dB SDR from
     fp32; see BENCHMARKS.md), and fp32 anywhere else. Any other value is returned as it is.
     """
     if precision not in PRECISIONS:

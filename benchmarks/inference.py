@@ -136,9 +136,12 @@ def table(results: list[dict]) -> str:
     for r in results:
         c = Config.parse(r["config"])
         precision = c.precision if c.precision == r["precision_used"] else f"{c.precision} ({r['precision_used']})"
-        same = r["sdr_vs_fp32"] is None or r["precision_used"] == "fp32"
-        vs = "(reference)" if same else f"{r['sdr_vs_fp32']:.1f} dB"
-        delta = "0" if same else f"{r['delta_sdr']:+.4f} dB"
+        if r["precision_used"] == "fp32":
+            vs, delta = "(reference)", "0"
+        elif r["sdr_vs_fp32"] is None:
+            vs = delta = "n/a (no fp32 run)"
+        else:
+            vs, delta = f"{r['sdr_vs_fp32']:.1f} dB", f"{r['delta_sdr']:+.4f} dB"
         lines.append(f"| {c.layout} | {precision} | {c.window:g} s / {c.hop:g} s | {c.batch_size} | {r['rtf']:.2f} "
                      f"| {r['cpu_per_second']:.2f} | {r['peak_mb']:.0f} MB | {vs} | {delta} | {r['load']:.1f} |")
     return "\n".join(lines)

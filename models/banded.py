@@ -1,8 +1,10 @@
-"""Per-band layers with a different width per band, computed for all bands at once.
+"""Per-band layers with a different width per band, computed a few bands at a time.
 
 Each band k owns ``widths[k]`` input features. Parameters are stored flat (one row per feature,
-so none is unused) and gathered into a zero-padded ``(bands, max_width, ...)`` layout at run
-time; the padding rows are zero, so a batched matrix product gives exactly the per-band result.
+so none is unused). Bands are cut into contiguous runs of similar width; within a run, features and
+weights are gathered into a zero-padded ``(bands, max_width, ...)`` grid, so one batched matrix product
+gives exactly the per-band results of the whole run. Similar widths keep the padding small: one wide
+band (the "rest" up to Nyquist) does not inflate the grid of the narrow ones.
 """
 
 from __future__ import annotations
@@ -12,9 +14,22 @@ import math
 import torch
 from torch import nn
 
+MAX_PADDING = 1.5  # a run's padded size may exceed its real size by at most this factor
+
+
+def contiguous_runs(widths: list[int], max_padding: float = MAX_PADDING) -> list[tuple[int, int, int, int]]:
+    """Runs of similar width, in band order: ``(first band, end band, first feature, end feature)``."""
+    bounds, start = [], 0
+    for k in range(1, len(widths) + 1):
+        grown = widths[start:k + 1]
+        if k == len(widths) or len(grown) * max(grown) > max_padding * sum(grown):
+            bounds.append((start, k))
+            start = k
+    return [(a, b, sum(widths[:a]), sum(widths[:b])) for a, b in bounds]
+
 
 class BandLayout(nn.Module):
-    """Index buffers that map flat features to a padded (bands, max_width) grid and back."""
+    """Index buffers that map the flat features of a run of bands to a padded (bands, max_width) grid and back."""
 
     def __init__(self, widths: list[int]):
         super().__init__()
@@ -66,24 +81,29 @@ class BandSplit(nn.Module):
 
     def __init__(self, widths: list[int], dim: int, eps: float = 1e-5):
         super().__init__()
-        self.layout = BandLayout(widths)
+        self.widths = list(widths)
+        self.runs = contiguous_runs(widths)
+        self.layouts = nn.ModuleList(BandLayout(widths[a:b]) for a, b, _, _ in self.runs)
         self.eps = eps
-        n = self.layout.n_features
+        n = sum(widths)
         self.norm_weight = nn.Parameter(torch.ones(n))
         self.norm_bias = nn.Parameter(torch.zeros(n))
         self.weight = nn.Parameter(_uniform_per_band(n, dim, widths, widths))
         self.bias = nn.Parameter(torch.stack([_uniform_per_band(1, dim, w, None)[0] for w in widths]))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        layout = self.layout
-        x = layout.pad(x)  # (items, frames, bands, width)
+        runs = [self._run(x, layout, *run) for layout, run in zip(self.layouts, self.runs)]
+        return torch.cat(runs, dim=0) + self.bias[:, None, None, :]
+
+    def _run(self, x: torch.Tensor, layout: BandLayout, first: int, last: int, f0: int, f1: int) -> torch.Tensor:
+        x = layout.pad(x[..., f0:f1])  # (items, frames, bands, width)
         mean = x.sum(-1, keepdim=True) / layout.counts[:, None]
         centred = (x - mean) * layout.valid
         var = centred.square().sum(-1, keepdim=True) / layout.counts[:, None]
         x = centred * torch.rsqrt(var + self.eps)
-        x = x * layout.pad(self.norm_weight) + layout.pad(self.norm_bias)
-        weight = layout.pad(self.weight.t()).permute(1, 2, 0)  # (bands, width, dim)
-        return torch.einsum("btkf,kfn->kbtn", x, weight) + self.bias[:, None, None, :]
+        x = x * layout.pad(self.norm_weight[f0:f1]) + layout.pad(self.norm_bias[f0:f1])
+        weight = layout.pad(self.weight[f0:f1].t()).permute(1, 2, 0)  # (bands, width, dim)
+        return torch.einsum("btkf,kfn->kbtn", x, weight)
 
 
 class MaskEstimator(nn.Module):
@@ -94,9 +114,11 @@ class MaskEstimator(nn.Module):
 
     def __init__(self, widths: list[int], dim: int, hidden: int, hidden_layers: int = 1, eps: float = 1e-5):
         super().__init__()
-        self.layout = BandLayout(widths)
+        self.widths = list(widths)
+        self.runs = contiguous_runs(widths)
+        self.layouts = nn.ModuleList(BandLayout(widths[a:b]) for a, b, _, _ in self.runs)
         self.eps = eps
-        k, n = len(widths), self.layout.n_features
+        k, n = len(widths), sum(widths)
         self.norm_weight = nn.Parameter(torch.ones(k, dim))
         self.norm_bias = nn.Parameter(torch.zeros(k, dim))
         sizes = [dim] + [hidden] * hidden_layers
@@ -113,9 +135,11 @@ class MaskEstimator(nn.Module):
         h = h * self.norm_weight[:, None, None] + self.norm_bias[:, None, None]
         for w, b in zip(self.hidden_weights, self.hidden_biases):
             h = torch.tanh(torch.einsum("kbti,kio->kbto", h, w) + b[:, None, None])
-        layout = self.layout
-        weight = layout.pad(self.out_weight.transpose(1, 2))  # (2, hidden, bands, width)
-        bias = layout.pad(self.out_bias)  # (2, bands, width)
-        out = torch.einsum("kbth,ghkf->gbtkf", h, weight) + bias[:, None, None]
+        return torch.cat([self._run(h, layout, *run) for layout, run in zip(self.layouts, self.runs)], dim=-1)
+
+    def _run(self, h: torch.Tensor, layout: BandLayout, first: int, last: int, f0: int, f1: int) -> torch.Tensor:
+        weight = layout.pad(self.out_weight[:, f0:f1].transpose(1, 2))  # (2, hidden, bands, width)
+        bias = layout.pad(self.out_bias[:, f0:f1])  # (2, bands, width)
+        out = torch.einsum("kbth,ghkf->gbtkf", h[first:last], weight) + bias[:, None, None]
         mask = out[0] * torch.sigmoid(out[1])  # (items, frames, bands, width)
         return layout.unpad(mask)

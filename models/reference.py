@@ -19,7 +19,7 @@ from .sequence import ResidualSequence
 
 def _band_split(model: BSRNN, feats: torch.Tensor) -> torch.Tensor:
     split, out, start = model.band_split, [], 0
-    for k, w in enumerate(split.layout.widths):
+    for k, w in enumerate(split.widths):
         x = F.layer_norm(feats[..., start:start + w], (w,), split.norm_weight[start:start + w],
                          split.norm_bias[start:start + w], split.eps)
         out.append(F.linear(x, split.weight[start:start + w].t(), split.bias[k]))
@@ -41,7 +41,7 @@ def _residual(block: ResidualSequence, x: torch.Tensor) -> torch.Tensor:
 
 def _masks(model: BSRNN, head_name: str, z: torch.Tensor) -> torch.Tensor:
     head, out, start = model.masks[head_name], [], 0
-    for k, w in enumerate(head.layout.widths):
+    for k, w in enumerate(head.widths):
         h = F.layer_norm(z[:, :, k].transpose(1, 2), z.shape[1:2], head.norm_weight[k], head.norm_bias[k], head.eps)
         for weight, bias in zip(head.hidden_weights, head.hidden_biases):
             h = torch.tanh(h @ weight[k] + bias[k])

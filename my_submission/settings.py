@@ -25,9 +25,9 @@ class InferenceSettings:
     torch device name; progress: show a progress bar over chunks."""
 
     window: float = 3.0
-    hop: float = 1.5
+    hop: float = 3.0
     batch_size: int = 4
-    precision: str = "fp32"
+    precision: str = "auto"
     device: str = "auto"
     progress: bool = False
 

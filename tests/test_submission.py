@@ -241,7 +241,7 @@ def test_user_config_binds_the_bsrnn_model(bsrnn):
 def test_settings_from_environment(monkeypatch):
     settings = InferenceSettings.from_env({})
     assert (settings.window, settings.hop, settings.batch_size, settings.precision, settings.device) == \
-        (3.0, 1.5, 4, "fp32", "auto")
+        (3.0, 3.0, 4, "auto", "auto")
     env = {"BSRNN_WINDOW": "4", "BSRNN_HOP": "2", "BSRNN_BATCH_SIZE": "8", "BSRNN_PRECISION": "bf16",
            "BSRNN_DEVICE": "cpu", "BSRNN_PROGRESS": "1"}
     settings = InferenceSettings.from_env(env)

@@ -117,4 +117,5 @@ is ``fp32``, ``bf16`` or ``fp16`` autocast, or ``auto`` (:func:`resolve_precisio
                 total[s:s + n] += weight[:n]
             if progress is not None:
                 progress(len(group))
-    return out / total
+    out /= total  # in place: no second copy of the whole output
+    return out

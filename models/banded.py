@@ -33,7 +33,6 @@ class BandLayout(nn.Module):
 
     def __init__(self, widths: list[int]):
         super().__init__()
-        self.widths = list(widths)
         self.n_features = sum(widths)
         self.max_width = max(widths)
         n_bands = len(widths)

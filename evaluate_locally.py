@@ -6,8 +6,9 @@ Data: ``--data``, else ``./public_dataset/MUSDB18-7-WAV/test/`` when it exists (
 default), else the embedded default: a small deterministic synthetic set in the MUSDB18-HQ layout,
 generated once into ``.cache/default-testset/``. Model: ``--model``, else ``my_submission.user_config``'s
 ``MySeparationModel`` (the bundled weights); without weights it says so and falls back to the identity
-baseline. Writes predictions, per-track scores, results.csv, results.md, sdr_per_track.png and
-scores.txt into ``--outputs`` (default ``./evaluator_outputs/``), then prints the official five lines.
+baseline. Writes predictions, per-track scores, results.csv, results.md, sdr_per_track.png, scores.txt
+and report.html (tables, plots and audio players: open it in a browser) into ``--outputs`` (default
+``./evaluator_outputs/``), then prints the official five lines.
 """
 
 from __future__ import annotations
@@ -98,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     run = {"model": name, "settings": dataclasses.asdict(settings), **identity}
     results = evaluate(tracks, args.outputs, make_model, run, args.targets, args.metric, args.time_factor,
                        args.force, args.chunk_backend)
-    paths = write_reports(results, args.outputs)
+    paths = write_reports(results, args.outputs, tracks[0].path.parent)
     print(f"\n{name} on {len(results)} tracks of {tracks[0].path.parent}\n")
     print(markdown_table(results))
     print(timing_lines(results))

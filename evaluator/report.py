@@ -1,4 +1,5 @@
-"""Summaries of an evaluation: CSV, the seed's Markdown table, a per-track plot and the official five lines.
+"""Summaries of an evaluation: CSV, the seed's Markdown table, a per-track plot, the official five lines and the
+HTML page (``evaluator.html_report``).
 
 Aggregation follows each metric's custom: global SDR is averaged over tracks (the leaderboard;
 ``mean_sdr`` is the mean over songs of each song's mean over instruments), museval SDR takes the
@@ -18,6 +19,7 @@ import numpy as np
 from my_submission.atomic import atomic_path, write_text
 
 from .harness import TrackResult
+from .html_report import write_html_report
 from .tracks import STEMS
 
 TABLE_ORDER = ("vocals", "bass", "drums", "other")  # the seed README's row order
@@ -50,26 +52,29 @@ def official_lines(results: Sequence[TrackResult]) -> str:
     return "".join(f"{name} : {value:.3f}\n" for name, value in summary(results).items())
 
 
+def target_rows(results: Sequence[TrackResult]) -> list[tuple[str, float | None, float | None]]:
+    """The seed README's rows ``(target, global SDR, museval SDR)``: vocals, bass, drums, other, then "all sources".
+
+    Global SDR is the mean over tracks, museval SDR the median (NaN left out); "all sources" is the mean of the
+    four rows, None unless all four have a figure. None marks a figure not computed.
+    """
+    rows = []
+    for target in TABLE_ORDER:
+        g = [r.global_sdr[target] for r in results if target in r.global_sdr]
+        m = [r.museval_sdr[target] for r in results if target in r.museval_sdr]
+        rows.append((target, _aggregate(g, "mean") if g else None, _aggregate(m, "median") if m else None))
+    columns = [[row[i] for row in rows if row[i] is not None] for i in (1, 2)]
+    g_all, m_all = (_aggregate(c, "mean") if len(c) == len(TABLE_ORDER) else None for c in columns)
+    return rows + [("all sources", g_all, m_all)]
+
+
 def markdown_table(results: Sequence[TrackResult]) -> str:
     """The seed README's test-results table: rows vocals, bass, drums, other, all sources."""
     def cell(value: float | None) -> str:
         return "-" if value is None or np.isnan(value) else f"{value:.3f}"
 
     rows = ["| Target      |   global SDR   | museval SDR    |", "|-------------|----------------|----------------|"]
-    global_col, museval_col = [], []
-    for target in TABLE_ORDER:
-        g = [r.global_sdr[target] for r in results if target in r.global_sdr]
-        m = [r.museval_sdr[target] for r in results if target in r.museval_sdr]
-        g_value = _aggregate(g, "mean") if g else None
-        m_value = _aggregate(m, "median") if m else None
-        if g_value is not None:
-            global_col.append(g_value)
-        if m_value is not None:
-            museval_col.append(m_value)
-        rows.append(f"| {target:<11} | {cell(g_value):<14} | {cell(m_value):<14} |")
-    g_all = _aggregate(global_col, "mean") if len(global_col) == len(TABLE_ORDER) else None
-    m_all = _aggregate(museval_col, "mean") if len(museval_col) == len(TABLE_ORDER) else None
-    rows.append(f"| {'all sources':<11} | {cell(g_all):<14} | {cell(m_all):<14} |")
+    rows += [f"| {name:<11} | {cell(g):<14} | {cell(m):<14} |" for name, g, m in target_rows(results)]
     return "\n".join(rows) + "\n"
 
 
@@ -130,12 +135,16 @@ def plot(results: Sequence[TrackResult], path: Path) -> Path:
     return path
 
 
-def write_reports(results: Sequence[TrackResult], outputs: Path) -> dict[str, Path]:
-    """Write ``results.csv``, ``results.md``, ``sdr_per_track.png`` and ``scores.txt`` into ``outputs``."""
+def write_reports(results: Sequence[TrackResult], outputs: Path, dataset: Path) -> dict[str, Path]:
+    """Write ``results.csv``, ``results.md``, ``sdr_per_track.png``, ``scores.txt`` and ``report.html`` into
+    ``outputs``; ``dataset`` is the tracks' folder (the page's mixture and reference players link into it)."""
     outputs = Path(outputs)
     header = f"# Evaluation of {results[0].run.get('model', 'a model')} on {len(results)} tracks\n\n"
     markdown = header + markdown_table(results) + "\n" + timing_lines(results)
-    return {"csv": write_csv(results, outputs / "results.csv"),
-            "markdown": write_text(outputs / "results.md", markdown),
-            "plot": plot(results, outputs / "sdr_per_track.png"),
-            "scores": write_text(outputs / "scores.txt", official_lines(results))}
+    paths = {"csv": write_csv(results, outputs / "results.csv"),
+             "markdown": write_text(outputs / "results.md", markdown),
+             "plot": plot(results, outputs / "sdr_per_track.png"),
+             "scores": write_text(outputs / "scores.txt", official_lines(results))}
+    paths["html report"] = write_html_report(results, outputs / "report.html", dataset, target_rows(results),
+                                             summary(results), [paths["plot"]])
+    return paths

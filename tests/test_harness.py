@@ -117,7 +117,7 @@ def test_reports(tmp_path):
     # global: mean over tracks; museval: median over tracks (NaN left out); all sources: mean of the rows
     assert [float(row.split("|")[2]) for row in table[2:]] == [3, 2, 3, 4, 3]
     assert [float(row.split("|")[3]) for row in table[2:]] == [3, 2, 3, 6, 3.5]
-    paths = write_reports(results, tmp_path)
+    paths = write_reports(results, tmp_path, tmp_path / "no-data")  # report.html: players say the files are missing
     assert paths["plot"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     rows = list(csv.DictReader(paths["csv"].open()))
     assert [r["track"] for r in rows] == ["a", "b", "c"] and rows[2]["over_time"] == "True"
@@ -151,8 +151,8 @@ def test_evaluate_locally_end_to_end(dataset, tmp_path, capsys):
     assert "| all sources |" in printed
     saved = json.loads((out / "scores" / "synth-0000.json").read_text())
     assert saved["run"]["settings"]["window"] == 1.0 and saved["run"]["model"] == IDENTITY
-    assert sorted(p.name for p in out.iterdir()) == ["predictions", "results.csv", "results.md", "scores",
-                                                     "scores.txt", "sdr_per_track.png"]
+    assert sorted(p.name for p in out.iterdir()) == ["predictions", "report.html", "results.csv", "results.md",
+                                                     "scores", "scores.txt", "sdr_per_track.png"]
 
 
 def test_without_weights_falls_back_to_identity(tmp_path, monkeypatch, capsys):

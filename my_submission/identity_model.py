@@ -1,6 +1,7 @@
-"""The identity baseline: every instrument's estimate is the mixture itself (the "MIX" reference of SiSEC).
+"""Trivial baselines: every instrument's estimate is the mixture itself (the "MIX" reference of SiSEC), or a quarter
+of it (an even split, which sums back to the mixture).
 
-It runs through the same chunked path as a real model, so it also checks that chunking and
+They run through the same chunked path as a real model, so they also check that chunking and
 cross-fading give the mixture back unchanged.
 """
 
@@ -12,14 +13,15 @@ from .separation_model import INSTRUMENTS, Part, SeparationModel
 
 
 class CopyNetwork(torch.nn.Module):
-    """``(batch, channels, samples) -> (batch, targets, channels, samples)``: the input repeated per target."""
+    """``(batch, channels, samples) -> (batch, targets, channels, samples)``: ``gain`` x the input, per target."""
 
-    def __init__(self, n_targets: int):
+    def __init__(self, n_targets: int, gain: float = 1.0):
         super().__init__()
         self.n_targets = n_targets
+        self.gain = gain
 
     def forward(self, mix: torch.Tensor) -> torch.Tensor:
-        return mix.unsqueeze(1).expand(-1, self.n_targets, -1, -1).clone()
+        return (mix * self.gain).unsqueeze(1).expand(-1, self.n_targets, -1, -1).clone()
 
 
 class IdentityModel(SeparationModel):
@@ -27,3 +29,10 @@ class IdentityModel(SeparationModel):
 
     def __init__(self) -> None:
         super().__init__([Part(CopyNetwork(len(INSTRUMENTS)), INSTRUMENTS)], sample_rate=44100)
+
+
+class QuarterMixtureModel(SeparationModel):
+    """Returns a quarter of the mixture as the estimate of every instrument (no weights)."""
+
+    def __init__(self) -> None:
+        super().__init__([Part(CopyNetwork(len(INSTRUMENTS), gain=0.25), INSTRUMENTS)], sample_rate=44100)

@@ -6,7 +6,8 @@ Pre-flight, cheapest first: ``aicrowd.json`` is valid; the tag is new (locally a
 the remote exists; every file to commit that is over 5 MB is routed through git-lfs (and git-lfs is
 installed); no weight file is git-ignored; and, in a fresh process without ``BSRNN_*`` variables (as on
 the server), ``MySeparationModel`` loads the bundled weights and separates 5 s of audio within
-1.57 x 5 s. Then everything is committed (``git add -A``), tagged, and the branch and the tag are
+1.57 x 5 s. Then everything is committed (``git add -A``, then ``git add --renormalize .`` so that files
+committed before git-lfs was installed become LFS objects), tagged, and the branch and the tag are
 pushed to the remote (``--force`` force-pushes the branch, as the official helper does). A tag push
 is a submission; ``--dry-run`` stops after the checks.
 """
@@ -121,7 +122,10 @@ def submit(repo: Path, name: str, remote: str = "aicrowd", dry_run: bool = False
         raise SubmitError("HEAD is detached; check out a branch to submit from")
     for line in preflight(repo, tag, remote):
         print(f"ok: {line}")
-    steps = [["add", "-A"], ["commit", "-m", f"Submission {name}"], ["tag", "-a", tag, "-m", f"Submission {name}"],
+    # --renormalize: a weight file committed before git-lfs was set up (the kit's own bundled file is one) is
+    # stored as a plain blob; this re-adds it through the LFS filter so it reaches the remote as an LFS object.
+    steps = [["add", "-A"], ["add", "--renormalize", "."], ["commit", "-m", f"Submission {name}"],
+             ["tag", "-a", tag, "-m", f"Submission {name}"],
              ["push", *(["--force"] if force else []), remote, f"refs/heads/{branch}:refs/heads/{branch}"],
              ["push", remote, f"refs/tags/{tag}"]]
     if dry_run:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from torch.utils.tensorboard import SummaryWriter
 
 from train.config import load_config
-from train.experiments import Run, main, read_scores, tables
+from train.experiments import Run, main, overlay_overrides, read_scores, run_overrides, tables
 
 CONFIGS = Path(__file__).resolve().parents[1] / "train" / "configs"
 
@@ -61,3 +62,49 @@ def test_runner_writes_the_table_without_training(tmp_path):
                  "--set", f"out_dir={tmp_path / 'run'}"])
     assert code == 0
     assert "| tf | 64 | 8 |  |" in out.read_text()  # not trained yet: an empty cell, as in the seed's README
+
+
+def test_overlay_and_scale_make_the_reduced_runs(tmp_path):
+    overlay = tmp_path / "overlay.yaml"
+    overlay.write_text("data:\n  kind: synthetic\n  root: null\n  valid_tracks: null\n  segment_seconds: 1.0\noptim:\n  epochs: 2\n")
+    flat = overlay_overrides(overlay)
+    assert flat == ["data.kind=\"synthetic\"", "data.root=null", "data.valid_tracks=null", "data.segment_seconds=1.0",
+                    "optim.epochs=2"]
+    big = run_overrides(CONFIGS / "seed" / "size-128x8.yaml", flat, 0.25, 0.5, str(tmp_path / "runs"), [])
+    config = load_config(CONFIGS / "seed" / "size-128x8.yaml", big)
+    assert (config.model.feature_dim, config.model.num_repeat) == (32, 4)
+    assert config.data.segment_seconds == 1.0 and config.optim.epochs == 2
+    assert Path(config.out_dir) == tmp_path / "runs" / "seed" / "size-128x8"
+    # feature_dim stays a multiple of the attention heads; the user's --set comes last and wins
+    odd = run_overrides(CONFIGS / "seed" / "attention-2h-e4.yaml", [], 0.3, 1.0, None, ["optim.epochs=7"])
+    config = load_config(CONFIGS / "seed" / "attention-2h-e4.yaml", odd)
+    assert config.model.feature_dim == 20 and config.model.feature_dim % config.model.n_heads == 0
+    assert config.optim.epochs == 7
+
+
+def test_overlay_must_be_a_mapping_without_base(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("base: base.yaml\n")
+    with pytest.raises(ValueError, match="cannot have a 'base:'"):
+        overlay_overrides(bad)
+    bad.write_text("- 1\n")
+    with pytest.raises(ValueError, match="expected a mapping"):
+        overlay_overrides(bad)
+
+
+def test_scaled_tables_compare_with_the_scaled_baseline(tmp_path):
+    flat = ["data.kind=synthetic", "data.root=null", "data.valid_tracks=null"]
+    runs = []
+    for i, name in enumerate(["seed/baseline", "seed/size-128x8", "seed/layers-conv-lstm"]):
+        path = CONFIGS / f"{name}.yaml"
+        run = Run(path, load_config(path, run_overrides(path, flat, 0.25, 0.5, str(tmp_path), [])))
+        fake_log(Path(run.config.out_dir), [{"valid/sdr": float(i), "valid/sdr_vocals": float(i)}])
+        run.scores = read_scores(run.config.out_dir)
+        runs.append(run)
+    text = tables(runs, 0.25, 0.5)
+    assert "the seed's 64x8 baseline is 16x4 here" in text and "Data: synthetic songs" in text
+    size, layers = text.split("\n\n")[2:5:2]
+    assert size.splitlines()[2:] == ["| t+tf | 16 | 4 | 0.00 |", "| t+tf | 32 | 4 | 1.00 |"]
+    assert layers.splitlines()[2:] == ["| lstm | lstm | 0.00 |", "| conv | lstm | 2.00 |"]
+    # unscaled tables do not take the scaled runs for the seed's baseline
+    assert tables(runs).split("\n\n")[4].splitlines()[2:] == []

@@ -11,7 +11,7 @@ import models
 from models import BSRNNConfig, build_model, save_model
 from my_submission.aicrowd_wrapper import AIcrowdWrapper
 from my_submission.bsrnn_model import BSRNNModel, WeightsNotFoundError
-from my_submission.identity_model import IdentityModel
+from my_submission.identity_model import IdentityModel, QuarterMixtureModel
 from my_submission.separate import main as separate_main
 from my_submission.separation_model import INSTRUMENTS, Part, SeparationModel, import_model_class
 from my_submission.settings import InferenceSettings
@@ -73,6 +73,14 @@ def test_identity_model_returns_the_mixture_unchanged():
     _check_contract(stems, rates, mix, RATE)
     for stem in stems.values():
         np.testing.assert_allclose(stem, mix, atol=1e-6)
+
+
+def test_quarter_mixture_model_splits_the_mixture_evenly():
+    mix = _music()
+    stems, rates = QuarterMixtureModel().separate_music_file(mix, RATE)
+    _check_contract(stems, rates, mix, RATE)
+    for stem in stems.values():
+        np.testing.assert_allclose(stem, mix / 4, atol=1e-6)
 
 
 def test_network_sees_at_most_one_batch_of_windows():

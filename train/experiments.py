@@ -1,6 +1,7 @@
 """Train a list of experiments and tabulate their validation scores the way the seed's README does.
 
-``python -m train.experiments CONFIG... --table OUT.md [--set key=value ...] [--no-train]``
+``python -m train.experiments CONFIG... --table OUT.md [--overlay FILE] [--width-scale F] [--depth-scale F]
+[--runs-dir DIR] [--set key=value ...] [--no-train]``
 
 Each config is trained in turn with ``python -m train`` (a run that already wrote ``result.yaml`` is not
 trained again; an interrupted one resumes from its last checkpoint). The scores are then read back from each run's
@@ -8,11 +9,18 @@ TensorBoard log: the validation of the best ``valid/sdr`` gives every target's S
 vocals tables (loss and size; time and band layers; attention), each listing the runs that differ from the
 seed's baseline (t+tf, N=64, R=8, lstm/lstm, no attention, vocals, channels as batch) only in that table's columns,
 and a last table with every run and all its targets.
+
+For a reduced-scale study (e.g. on a CPU), ``--overlay`` merges one YAML file of config sections over every
+experiment (data, segment length, epochs, precision ...), ``--width-scale`` / ``--depth-scale`` multiply each
+experiment's ``feature_dim`` / ``num_repeat`` (so the size table keeps its shape), and ``--runs-dir`` keeps those runs
+apart from full-scale ones. The tables then compare against the equally scaled baseline, and say how the runs were
+trained.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -21,6 +29,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from train.config import ExperimentConfig, load_config
@@ -77,12 +86,23 @@ def latest_per_step(events: Sequence) -> dict[int, float]:
     return out
 
 
-def differs_only_in(run: Run, columns: Sequence[str]) -> bool:
-    """Whether ``run`` is a seed-style vocals run that matches the seed baseline outside ``columns``."""
+def scaled(value: int, factor: float, multiple: int = 1) -> int:
+    """``value * factor`` rounded to a positive multiple of ``multiple``."""
+    return max(multiple, round(value * factor / multiple) * multiple)
+
+
+def scaled_baseline(width: float = 1.0, depth: float = 1.0) -> dict[str, object]:
+    """The seed baseline's fields with ``feature_dim`` and ``num_repeat`` scaled as the runs were."""
+    return {**BASELINE, "feature_dim": scaled(BASELINE["feature_dim"], width),
+            "num_repeat": scaled(BASELINE["num_repeat"], depth)}
+
+
+def differs_only_in(run: Run, columns: Sequence[str], baseline: dict[str, object] = BASELINE) -> bool:
+    """Whether ``run`` is a seed-style vocals run that matches ``baseline`` outside ``columns``."""
     model = run.config.model
     if model.targets != ["vocals"] or model.stereo != "batch":
         return False
-    return all(value == BASELINE[name] for name, value in run.fields().items() if name not in columns)
+    return all(value == baseline[name] for name, value in run.fields().items() if name not in columns)
 
 
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -91,42 +111,98 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join(lines)
 
 
-def seed_table(runs: Sequence[Run], columns: Sequence[str], header: Sequence[str],
+def seed_table(runs: Sequence[Run], baseline: dict[str, object], columns: Sequence[str], header: Sequence[str],
                cells: Callable[[Run], list[str]], order: Callable[[Run], tuple]) -> str:
-    chosen = sorted((r for r in runs if differs_only_in(r, columns)), key=order)
+    chosen = sorted((r for r in runs if differs_only_in(r, columns, baseline)), key=order)
     return markdown_table([*header, "SDR"], [[*cells(r), r.sdr("vocals")] for r in chosen])
 
 
-def tables(runs: Sequence[Run]) -> str:
-    """The Markdown document: the seed's three tables, then every run with all its targets."""
+def describe_training(config: ExperimentConfig) -> str:
+    """One line saying what a run was trained on and for how long."""
+    data, optim = config.data, config.optim
+    if data.kind == "synthetic":
+        source = (f"synthetic songs from evaluator.synthetic ({data.synthetic_tracks} training and "
+                  f"{data.synthetic_valid_tracks} validation tracks of {data.synthetic_duration:g} s, "
+                  f"seed {data.synthetic_seed})")
+    else:
+        source = f"{data.kind} ({data.root})"
+    length = f"at most {optim.max_steps} steps" if optim.max_steps else f"{optim.epochs} epochs"
+    return (f"Data: {source}. Items of {data.segment_seconds:g} s, batch {optim.batch_size} x {optim.accumulate} "
+            f"per process, {data.samples_per_epoch} items per epoch, {length}, precision {config.trainer.precision}.")
+
+
+def tables(runs: Sequence[Run], width: float = 1.0, depth: float = 1.0) -> str:
+    """The Markdown document: the seed's three tables, then every run with all its targets.
+
+    ``width`` / ``depth``: the factors ``feature_dim`` / ``num_repeat`` were scaled by (the tables then compare
+    with the equally scaled baseline and say so).
+    """
+    baseline = scaled_baseline(width, depth)
+    n, r = baseline["feature_dim"], baseline["num_repeat"]
     loss_order = {"t": 0, "tf": 1, "t+tf": 2}
     size = seed_table(
-        runs, ["kind", "feature_dim", "num_repeat"], ["loss", "feature_dim", "num_repeat"],
+        runs, baseline, ["kind", "feature_dim", "num_repeat"], ["loss", "feature_dim", "num_repeat"],
         lambda r: [r.config.loss.kind, str(r.config.model.feature_dim), str(r.config.model.num_repeat)],
         lambda r: (loss_order[r.config.loss.kind], r.config.model.feature_dim, r.config.model.num_repeat))
     layers = seed_table(
-        runs, ["time_layer", "band_layer"], ["time layer", "band layer"],
+        runs, baseline, ["time_layer", "band_layer"], ["time layer", "band layer"],
         lambda r: [r.config.model.time_layer, r.config.model.band_layer],
         lambda r: _layer_rank(r.config.model.time_layer, r.config.model.band_layer))
     attention = seed_table(
-        runs, ["n_heads"], ["number of heads", "attention encoder dim"],
+        runs, baseline, ["n_heads"], ["number of heads", "attention encoder dim"],
         lambda r: [str(r.config.model.n_heads), str(r.config.model.enc_dim) if r.config.model.n_heads else "-"],
         lambda r: (r.config.model.n_heads, r.config.model.enc_dim if r.config.model.n_heads else 0))
     targets = ["bass", "drums", "other", "vocals"]
     every = markdown_table(
         ["run", "config", *targets, "mean"],
         [[r.config.name, str(r.path), *(r.sdr(t) for t in targets), r.sdr()] for r in runs])
+    heading = "# Validation results (global SDR, dB, at the best validation)"
+    if width != 1.0 or depth != 1.0:
+        heading += (f"\nReduced scale: feature_dim x {width:g} and num_repeat x {depth:g} of each experiment's "
+                    f"(the seed's 64x8 baseline is {n}x{r} here).")
+    if runs:
+        heading += "\n" + describe_training(runs[0].config)
     return "\n\n".join([
-        "# Validation results (global SDR, dB, at the best validation)",
+        heading,
         "Loss domain and size (vocals; lstm layers, no attention):", size,
-        "Band-split layers (vocals; t+tf, 64x8, no attention):", layers,
-        "Attention (vocals; t+tf, 64x8, lstm layers):", attention,
+        f"Band-split layers (vocals; t+tf, {n}x{r}, no attention):", layers,
+        f"Attention (vocals; t+tf, {n}x{r}, lstm layers):", attention,
         "Every run:", every]) + "\n"
 
 
 def _layer_rank(time_layer: str, band_layer: str) -> tuple:
     pair = (time_layer, band_layer)
     return (LAYER_ORDER.index(pair), "") if pair in LAYER_ORDER else (len(LAYER_ORDER), f"{time_layer}/{band_layer}")
+
+
+def overlay_overrides(path: str | os.PathLike) -> list[str]:
+    """A YAML file of config sections as ``dotted.key=value`` overrides (values as JSON, which YAML reads back)."""
+    with open(path) as f:
+        values = yaml.safe_load(f) or {}
+    if not isinstance(values, dict):
+        raise ValueError(f"overlay {path}: expected a mapping of config sections, got {type(values).__name__}")
+    if "base" in values:
+        raise ValueError(f"overlay {path}: an overlay is merged over each experiment and cannot have a 'base:'")
+
+    def flatten(prefix: str, value: object) -> list[str]:
+        if isinstance(value, dict):
+            return [item for key, sub in value.items() for item in flatten(f"{prefix}{key}.", sub)]
+        return [f"{prefix[:-1]}={json.dumps(value)}"]
+
+    return flatten("", values)
+
+
+def run_overrides(path: str | os.PathLike, overlay: Sequence[str], width: float, depth: float,
+                  runs_dir: str | None, user: Sequence[str]) -> list[str]:
+    """Every override one run is trained with: the overlay, the scaled size, its folder, then the user's."""
+    out = list(overlay)
+    if width != 1.0 or depth != 1.0:
+        model = load_config(path, [*out, *user]).model
+        out += [f"model.feature_dim={scaled(model.feature_dim, width, max(1, model.n_heads))}",
+                f"model.num_repeat={scaled(model.num_repeat, depth)}"]
+    if runs_dir is not None:
+        out.append(f"out_dir={Path(runs_dir) / load_config(path, [*out, *user]).name}")
+    return [*out, *user]
 
 
 def train_run(run: Run, overrides: Sequence[str]) -> bool:
@@ -159,18 +235,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--table", required=True, help="Markdown file to write the results to")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="key=value",
                         help="override applied to every config (repeatable), e.g. --set data.root=/data/musdb18hq")
+    parser.add_argument("--overlay", help="YAML file of config sections merged over every experiment")
+    parser.add_argument("--width-scale", type=float, default=1.0, help="multiply every feature_dim by this")
+    parser.add_argument("--depth-scale", type=float, default=1.0, help="multiply every num_repeat by this")
+    parser.add_argument("--runs-dir", help="train each run in DIR/<config name> instead of its out_dir")
     parser.add_argument("--no-train", action="store_true", help="only read the logs and write the tables")
     args = parser.parse_args(argv)
+    for name in ("width_scale", "depth_scale"):
+        if getattr(args, name) <= 0:
+            parser.error(f"--{name.replace('_', '-')}: expected a positive factor, got {getattr(args, name)}")
     try:
-        runs = [Run(Path(p), load_config(p, args.overrides)) for p in args.configs]
+        overlay = overlay_overrides(args.overlay) if args.overlay else []
+        runs = []
+        for p in args.configs:
+            overrides = run_overrides(p, overlay, args.width_scale, args.depth_scale, args.runs_dir, args.overrides)
+            runs.append((Run(Path(p), load_config(p, overrides)), overrides))
     except (OSError, ValueError) as e:
         parser.error(str(e))
     failed = []
-    for run in runs:
-        if not args.no_train and not train_run(run, args.overrides):
+    for run, overrides in runs:
+        if not args.no_train and not train_run(run, overrides):
             failed.append(run.config.name)
         run.scores = read_scores(run.config.out_dir)
-    write_text(tables(runs), Path(args.table))
+    write_text(tables([run for run, _ in runs], args.width_scale, args.depth_scale), Path(args.table))
     print(f"[experiments] wrote {args.table}" + (f"; failed: {', '.join(failed)}" if failed else ""), flush=True)
     return 1 if failed else 0
 

@@ -66,7 +66,8 @@ def test_runner_writes_the_table_without_training(tmp_path):
 
 def test_overlay_and_scale_make_the_reduced_runs(tmp_path):
     overlay = tmp_path / "overlay.yaml"
-    overlay.write_text("data:\n  kind: synthetic\n  root: null\n  valid_tracks: null\n  segment_seconds: 1.0\noptim:\n  epochs: 2\n")
+    overlay.write_text("data:\n  kind: synthetic\n  root: null\n  valid_tracks: null\n  segment_seconds: 1.0\n"
+                       "optim:\n  epochs: 2\n")
     flat = overlay_overrides(overlay)
     assert flat == ["data.kind=\"synthetic\"", "data.root=null", "data.valid_tracks=null", "data.segment_seconds=1.0",
                     "optim.epochs=2"]

@@ -18,7 +18,7 @@ import yaml
 from models import load_model
 from train.__main__ import build_trainer, last_checkpoint, run
 from train.config import ExperimentConfig, load_config
-from train.experiments import latest_per_step
+from train.experiments import latest_per_step, overlay_overrides
 from train.export import export
 from train.loader import RankBatches, ResumableLoader
 from train.module import SeparationModule
@@ -75,12 +75,20 @@ def test_config_errors_name_the_key(override, message):
         load_config(TINY, [override])
 
 
+def test_precision_given_as_a_number_on_the_command_line_is_accepted():
+    assert load_config(TINY, ["trainer.precision=32"]).trainer.precision == "32"
+
+
 def test_every_shipped_config_loads():
     names = set()
-    for path in sorted((REPO / "train" / "configs").rglob("*.yaml")):
+    experiments = [p for p in sorted((REPO / "train" / "configs").rglob("*.yaml")) if p.parent.name != "overlays"]
+    for path in experiments:
         config = load_config(path)
         names.add(config.out_dir)
-    assert len(names) == len(list((REPO / "train" / "configs").rglob("*.yaml")))  # no two runs share a folder
+    assert len(names) == len(experiments)  # no two runs share a folder
+    for overlay in sorted((REPO / "train" / "configs" / "overlays").glob("*.yaml")):  # each applies to every one
+        for path in experiments:
+            load_config(path, overlay_overrides(overlay))
 
 
 # data splitting and resumable loading -----------------------------------------------------------------------------

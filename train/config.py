@@ -89,7 +89,7 @@ class TrainerConfig:
     devices: int | str = "auto"
     num_nodes: int = 1
     strategy: str = "auto"
-    precision: str = "32"
+    precision: str | int = "32"  # an int (32) is read as its string
     ema_decay: float | None = None
     checkpoint_every_steps: int | None = None
     log_every_steps: int = 50
@@ -98,6 +98,8 @@ class TrainerConfig:
     deterministic: bool = False
 
     def __post_init__(self) -> None:
+        if isinstance(self.precision, int) and not isinstance(self.precision, bool):
+            self.precision = str(self.precision)  # trainer.precision=32 on the command line reads as an int
         if self.precision not in PRECISIONS:
             raise ValueError(f"trainer.precision: expected one of {PRECISIONS}, got {self.precision!r}")
         if self.ema_decay is not None and not 0.0 < self.ema_decay < 1.0:

@@ -168,7 +168,7 @@ def validation_names(valid_tracks: list[str] | str | None, kind: str) -> list[st
         if kind == "sdx23":
             raise ValueError("DataConfig.valid_tracks: the SDX23 sets have no official validation split; give a "
                              "list of track folder names or a path to a text file with one name per line "
-                             "([] for no validation)")
+                             "(they are left out of training)")
         return musdb_validation_names()
     if isinstance(valid_tracks, str):
         return read_track_names(valid_tracks)

@@ -14,7 +14,7 @@ Every track is a short song: a random key, mode, tempo and chord progression tha
 
 Stems are scaled so the mixture peaks below 0.9, then rounded to the 16-bit grid, so the written
 ``mixture.wav`` is exactly the sum of the stems as read back. Generation is pure numpy/scipy and
-deterministic: the same seed gives bit-identical files.
+deterministic: on a given machine and numpy/scipy build, the same seed gives bit-identical files.
 
 Command line: ``python -m evaluator.synthetic OUT_DIR --tracks N --duration SECONDS --seed K [--sample-rate SR]``.
 """
@@ -27,6 +27,7 @@ import fcntl
 import json
 import math
 import os
+import re
 import shutil
 import sys
 import uuid
@@ -40,6 +41,7 @@ from scipy import signal
 from tqdm import tqdm
 
 from evaluator.tracks import STEMS, TrackError, open_track
+from my_submission.atomic import write_text
 
 GENERATOR_VERSION = 2  # bump whenever the audio for a given seed changes, so cached datasets are regenerated
 DEFAULT_TEST_SET = dict(n_tracks=8, duration=10.0, seed=2023)  # the evaluator's embedded test set
@@ -52,6 +54,7 @@ _FULL_SCALE = 32768  # 16-bit PCM: a sample k is read back as k / 32768
 _TABLE_SIZE = 2048
 _LOWEST_F0 = 20.0  # the wavetable octaves start here
 _BLOCK = 1 << 14  # samples per block of the oscillator
+_VOCAL_FRAME = 1024  # samples per STFT frame of the vocal formant filter: the shortest track that can be made
 _MAJOR = (0, 2, 4, 5, 7, 9, 11)
 _MINOR = (0, 2, 3, 5, 7, 8, 10)
 # Chord progressions as scale degrees (0 = tonic), for each mode.
@@ -161,7 +164,7 @@ def _wavetables(sample_rate: int, tilt: float, cutoff: float | None = None, even
     for octave in range(n_octaves):
         top = _LOWEST_F0 * 2.0 ** (octave + 1)
         count = min(max_harmonics, int(0.45 * sample_rate / top), _TABLE_SIZE // 2 - 1)
-        a = amps[:max(count, 1)].copy()
+        a = amps[:count].copy()
         if cutoff is not None:
             a /= 1.0 + (k[:len(a)] * top / math.sqrt(2) / cutoff) ** 2
         spectrum = np.zeros(_TABLE_SIZE // 2 + 1, dtype=np.complex128)
@@ -312,7 +315,7 @@ def _bass(plan: _Plan, rng: np.random.Generator) -> np.ndarray:
     low, high = _oscillator(dark, f0, sr, phase), _oscillator(bright, f0, sr, phase)
     tone = amp * (low + np.clip(amp, 0, 1) ** 2 * (high - low))  # the upper harmonics fade first
     drive = rng.uniform(1.0, 3.0)
-    tone = np.tanh(drive * tone / np.max(np.abs(tone) + 1e-12)) / drive
+    tone = np.tanh(drive * tone / (np.max(np.abs(tone)) + 1e-12)) / drive
     return _pan(_normalised(tone), rng.uniform(-0.1, 0.1))
 
 
@@ -606,7 +609,7 @@ def _vocals(plan: _Plan, rng: np.random.Generator) -> np.ndarray:
     excitation = amp * (source / np.std(source) + breath)
 
     # Formants: one vowel per syllable, gliding between them.
-    nperseg, hop = 1024, 512
+    nperseg, hop = _VOCAL_FRAME, _VOCAL_FRAME // 2
     freqs, frame_times, spectrum = signal.stft(excitation, sr, nperseg=nperseg, noverlap=nperseg - hop)
     starts = np.array([note.start for note in notes])
     vowels = rng.integers(len(_VOWELS), size=len(notes))
@@ -679,9 +682,20 @@ def _check_parameters(duration: float, sample_rate: int) -> int:
     if not math.isfinite(duration) or duration <= 0:
         raise ValueError(f"duration must be a positive number of seconds, got {duration!r}")
     n = round(duration * sample_rate)
-    if n < 1:
-        raise ValueError(f"duration {duration} s is shorter than one sample at {sample_rate} Hz")
+    if n < _VOCAL_FRAME:
+        raise ValueError(f"duration {duration} s is {n} samples at {sample_rate} Hz; a track needs at least "
+                         f"{_VOCAL_FRAME} (one frame of the vocal filter), i.e. {_VOCAL_FRAME / sample_rate:.4f} s")
     return n
+
+
+def _check_dataset_parameters(n_tracks: int, duration: float, seed: int, sample_rate: int) -> int:
+    """Validate a dataset's parameters; the number of samples per track."""
+    n_samples = _check_parameters(duration, sample_rate)
+    if not isinstance(n_tracks, (int, np.integer)) or n_tracks < 1:
+        raise ValueError(f"n_tracks must be a positive integer, got {n_tracks!r}")
+    if not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    return n_samples
 
 
 def _to_pcm16(stems: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -697,11 +711,13 @@ def _to_pcm16(stems: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         if not np.all(np.isfinite(audio)):
             raise ValueError(f"stem {name!r} contains NaN or infinite samples")
         pcm[name] = np.round(audio * _FULL_SCALE).astype(np.int64)
-    mixture = sum(pcm.values())
-    peak = int(np.max(np.abs(mixture), initial=0))
-    if peak >= _FULL_SCALE:
-        raise ValueError(f"the mixture of these stems peaks at {peak / _FULL_SCALE:.3f}; 16-bit PCM needs it below 1")
-    pcm["mixture"] = mixture
+    pcm["mixture"] = sum(pcm.values())
+    for name, audio in pcm.items():  # checked before the cast, which would wrap around silently
+        peak = int(np.max(np.abs(audio), initial=0))
+        if peak >= _FULL_SCALE:
+            what = "the mixture of these stems" if name == "mixture" else f"stem {name!r}"
+            raise ValueError(f"{what} peaks at {peak / _FULL_SCALE:.3f}; 16-bit PCM needs every stem and the "
+                             f"mixture below 1")
     return {name: audio.astype(np.int16) for name, audio in pcm.items()}
 
 
@@ -763,9 +779,7 @@ def write_dataset(root: str | os.PathLike, n_tracks: int, duration: float, seed:
     Tracks already present with the right length, sample rate and channels are kept (so an interrupted run
     resumes); their seed is not checked, which is what :func:`ensure_dataset`'s manifest is for.
     """
-    n_samples = _check_parameters(duration, sample_rate)
-    if not isinstance(n_tracks, (int, np.integer)) or n_tracks < 1:
-        raise ValueError(f"n_tracks must be a positive integer, got {n_tracks!r}")
+    n_samples = _check_dataset_parameters(n_tracks, duration, seed, sample_rate)
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     paths = [root / name for name in track_names(n_tracks)]
@@ -789,16 +803,7 @@ def _read_manifest(folder: Path) -> dict | None:
 
 
 def _write_json(path: Path, data: dict) -> None:
-    temporary = _hidden_sibling(path, "tmp")
-    try:
-        with open(temporary, "x") as f:
-            json.dump(data, f, indent=2)
-            f.write("\n")
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.remove(temporary)
-        raise
+    write_text(path, json.dumps(data, indent=2) + "\n")
 
 
 @contextlib.contextmanager
@@ -817,6 +822,14 @@ def _matches(root: Path, manifest: dict) -> bool:
                                                     track_names(manifest["n_tracks"]))
 
 
+def _old_copies(root: Path) -> list[Path]:
+    """Old versions of ``root`` that ``_replace_folder`` moved aside and a killed process never deleted."""
+    pattern = re.compile(rf"\.{re.escape(root.name)}\.[0-9a-f]{{12}}\.old")
+    if not root.parent.is_dir():
+        return []
+    return [path for path in root.parent.iterdir() if pattern.fullmatch(path.name)]
+
+
 def ensure_dataset(root: str | os.PathLike, n_tracks: int, duration: float, seed: int = 0,
                    sample_rate: int = 44100, progress: bool = False) -> Path:
     """A synthetic dataset in ``root``, generated once and reused while its ``dataset.json`` matches.
@@ -826,12 +839,15 @@ def ensure_dataset(root: str | os.PathLike, n_tracks: int, duration: float, seed
     by another generator version or with other parameters is replaced; a non-empty ``root`` without a
     manifest is refused rather than deleted.
     """
+    _check_dataset_parameters(n_tracks, duration, seed, sample_rate)
     root = Path(root)
     manifest = _manifest(n_tracks, duration, seed, sample_rate)
-    if _matches(root, manifest):
+    if _matches(root, manifest) and not _old_copies(root):
         return root
     root.parent.mkdir(parents=True, exist_ok=True)
     with _locked(root.with_name(f".{root.name}.lock")):
+        for stale in _old_copies(root):  # a process killed while deleting the dataset it had just replaced
+            shutil.rmtree(stale)
         if _matches(root, manifest):  # made by another process while we waited
             return root
         if root.is_dir() and any(root.iterdir()) and _read_manifest(root) is None:
@@ -842,16 +858,49 @@ def ensure_dataset(root: str | os.PathLike, n_tracks: int, duration: float, seed
         for stale in root.parent.glob(f".{root.name}.partial-*"):
             if stale != staging:
                 shutil.rmtree(stale)
-        for stale in staging.glob(f".{TRACK_PREFIX}*.partial"):  # tracks a killed run was writing
-            shutil.rmtree(stale)
+        for kind in ("partial", "old"):  # tracks a killed run was writing or replacing
+            for stale in staging.glob(f".{TRACK_PREFIX}*.{kind}"):
+                shutil.rmtree(stale)
         write_dataset(staging, n_tracks, duration, seed, sample_rate, progress=progress)
         _write_json(staging / MANIFEST, manifest)
         _replace_folder(staging, root)
     return root
 
 
+_SAME_AUDIO_KEYS = ("version", "duration", "seed", "sample_rate")  # what the audio of track i depends on
+
+
+def _claim_folder(root: Path, n_tracks: int, duration: float, seed: int, sample_rate: int) -> None:
+    """Record in ``root``'s manifest what its tracks are made with, refusing a ``root`` whose tracks differ.
+
+    Tracks already in ``root`` are kept by :func:`write_dataset`, so they must come from the same generator
+    version, duration, seed and sample rate; tracks without a manifest cannot be checked and are refused too.
+    """
+    wanted = _manifest(n_tracks, duration, seed, sample_rate)
+    existing = _read_manifest(root)
+    if existing is None:
+        if (root / MANIFEST).exists():
+            raise ValueError(f"{root / MANIFEST} is not a manifest of this generator; choose another folder")
+        if any(root.glob(f"{TRACK_PREFIX}*")):
+            raise ValueError(f"{root} already holds {TRACK_PREFIX}* tracks but no {MANIFEST}, so the seed and "
+                             f"duration they were made with are unknown; remove them or choose another folder")
+    else:
+        differences = [f"{key} {existing.get(key)!r} (asked for {wanted[key]!r})" for key in _SAME_AUDIO_KEYS
+                       if existing.get(key) != wanted[key]]
+        if differences:
+            raise ValueError(f"{root} holds synthetic tracks made with {', '.join(differences)}; they would be "
+                             f"kept as they are, so choose another folder or remove this one")
+        wanted["n_tracks"] = max(int(existing.get("n_tracks", 0)), wanted["n_tracks"])
+    root.mkdir(parents=True, exist_ok=True)
+    _write_json(root / MANIFEST, wanted)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Command line: write a synthetic dataset into OUT_DIR (existing complete tracks are kept)."""
+    """Command line: write a synthetic dataset into OUT_DIR (existing complete tracks are kept).
+
+    OUT_DIR's ``dataset.json`` records the seed, duration, sample rate and generator version of its tracks;
+    a folder whose tracks were made with other values (or cannot be checked) is refused.
+    """
     parser = argparse.ArgumentParser(prog="python -m evaluator.synthetic", description=__doc__.splitlines()[0])
     parser.add_argument("out_dir", type=Path, help="folder to write the track folders into")
     parser.add_argument("--tracks", type=int, default=DEFAULT_TEST_SET["n_tracks"], help="number of tracks")
@@ -860,6 +909,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--sample-rate", type=int, default=44100, help="sample rate in Hz")
     args = parser.parse_args(argv)
     try:
+        _check_dataset_parameters(args.tracks, args.duration, args.seed, args.sample_rate)
+        _claim_folder(args.out_dir, args.tracks, args.duration, args.seed, args.sample_rate)
         paths = write_dataset(args.out_dir, args.tracks, args.duration, args.seed, args.sample_rate, progress=True)
     except ValueError as e:
         parser.error(str(e))

@@ -128,6 +128,22 @@ def test_bad_parameters_are_named():
         write_track("unused", {k: v * 4 for k, v in stems.items()}, SR)
 
 
+def test_a_stem_at_full_scale_is_refused_even_when_the_mixture_fits(tmp_path):
+    stems = {name: np.zeros((100, 2), dtype=np.float32) for name in STEMS}
+    stems["bass"] = np.full((100, 2), 1.0, dtype=np.float32)  # 32768 would wrap to -32768 as int16
+    stems["drums"] = np.full((100, 2), -0.5, dtype=np.float32)  # the mixture peaks at 0.5
+    with pytest.raises(ValueError, match=r"stem 'bass' peaks at 1\.000"):
+        write_track(tmp_path / "song", stems, SR)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_shortest_track_is_one_vocal_frame():
+    with pytest.raises(ValueError, match="at least 1024"):
+        synthesize_track(0, 1023 / SR)
+    stems = synthesize_track(0, 1024 / SR)
+    assert all(audio.shape == (1024, 2) for audio in stems.values())
+
+
 def test_written_mixture_is_exactly_the_sum_of_the_stems(tmp_path):
     stems = synthesize_track(3, 1.5)
     folder = write_track(tmp_path / "song", stems, SR)
@@ -245,6 +261,39 @@ def test_interrupted_ensure_dataset_never_looks_complete(tmp_path, monkeypatch):
     assert not [p for p in root.iterdir() if p.name.startswith(".")]
 
 
+def test_ensure_dataset_removes_an_old_copy_that_a_killed_process_left(tmp_path, monkeypatch):
+    root = tmp_path / "synthetic"
+    ensure_dataset(root, n_tracks=1, duration=0.1, seed=1)
+    real_rmtree = synthetic.shutil.rmtree
+
+    def killed_while_deleting_old(path, *args, **kwargs):
+        if str(path).endswith(".old"):
+            raise KeyboardInterrupt("simulated kill")
+        real_rmtree(path, *args, **kwargs)
+
+    monkeypatch.setattr(synthetic.shutil, "rmtree", killed_while_deleting_old)
+    with pytest.raises(KeyboardInterrupt):
+        ensure_dataset(root, n_tracks=1, duration=0.1, seed=2)  # the new dataset is in place, the old one is not gone
+    monkeypatch.undo()
+    [old] = tmp_path.glob(".synthetic.*.old")
+    other = tmp_path / ".synthetic2.0123456789ab.old"  # another dataset's: not this call's business
+    other.mkdir()
+    monkeypatch.setattr(synthetic, "synthesize_track", lambda *a: pytest.fail("the matching dataset was regenerated"))
+    assert ensure_dataset(root, n_tracks=1, duration=0.1, seed=2) == root
+    assert not old.exists() and other.is_dir()
+    assert json.loads((root / "dataset.json").read_text())["seed"] == 2
+
+
+def test_ensure_dataset_checks_its_arguments_before_touching_anything(tmp_path):
+    other = tmp_path / ".synthetic.partial-v2-1x0.3s-seed1-44100Hz"  # another dataset's resumable work
+    other.mkdir()
+    for bad in (dict(n_tracks=0, duration=0.3), dict(n_tracks=1, duration=0.001), dict(n_tracks=1, duration=0.3,
+                                                                                      seed=-1)):
+        with pytest.raises(ValueError, match="n_tracks|duration|seed"):
+            ensure_dataset(tmp_path / "synthetic", **bad)
+    assert [p.name for p in tmp_path.iterdir()] == [other.name]
+
+
 def test_ensure_dataset_refuses_a_foreign_folder(tmp_path):
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "notes.txt").write_text("keep me")
@@ -262,6 +311,27 @@ def test_command_line(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main([str(tmp_path / "bad"), "--duration", "-1"])
     assert "duration" in capsys.readouterr().err
+
+
+def test_command_line_refuses_a_folder_made_with_another_seed(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main([str(out), "--tracks", "1", "--duration", "0.1", "--seed", "1"]) == 0
+    first = (out / "synth-0000" / "mixture.wav").read_bytes()
+    with pytest.raises(SystemExit):
+        main([str(out), "--tracks", "2", "--duration", "0.1", "--seed", "2"])
+    assert "seed 1 (asked for 2)" in capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == ["dataset.json", "synth-0000"]
+
+    assert main([str(out), "--tracks", "2", "--duration", "0.1", "--seed", "1"]) == 0  # same seed: grows
+    assert (out / "synth-0000" / "mixture.wav").read_bytes() == first
+    assert json.loads((out / "dataset.json").read_text())["n_tracks"] == 2
+    assert ensure_dataset(out, n_tracks=2, duration=0.1, seed=1) == out  # and the cache accepts it as it is
+    assert (out / "synth-0000" / "mixture.wav").read_bytes() == first
+
+    (tmp_path / "legacy" / "synth-0000").mkdir(parents=True)  # tracks from before manifests: seed unknown
+    with pytest.raises(SystemExit):
+        main([str(tmp_path / "legacy"), "--tracks", "1", "--duration", "0.1"])
+    assert "no dataset.json" in capsys.readouterr().err
 
 
 # ------------------------------------------------------------------------------------------ class properties

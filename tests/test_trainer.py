@@ -6,6 +6,7 @@ The training runs use a tiny model at 16 kHz on the generated synthetic set (cac
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +18,7 @@ import yaml
 
 from models import load_model
 from train.__main__ import build_trainer, last_checkpoint, run
-from train.config import ExperimentConfig, load_config
+from train.config import ExperimentConfig, default_name, load_config, save_config
 from train.experiments import latest_per_step, overlay_overrides
 from train.export import export
 from train.loader import RankBatches, ResumableLoader
@@ -69,10 +70,57 @@ def test_config_base_chain_and_overrides(tmp_path):
     ("trainer.precision=64", "trainer.precision"),
     ("optim.lr.value=1", "is a value, not a section"),
     ("lr", "expected key=value"),
+    ("optim.lr=[", r"override 'optim.lr=\[': the value '\[' is not valid YAML"),
+    ("optim.lr=nan", "optim.lr: expected a finite number"),
+    ("optim.lr=.inf", "optim.lr: expected a finite number"),
+    ("optim.max_steps=0", "optim.max_steps: expected a positive integer or null"),
+    ("optim.decay=0", r"optim.decay: expected a number in \(0, 1\]"),
+    ("optim.decay=1.5", r"optim.decay: expected a number in \(0, 1\]"),
+    ("optim.plateau_factor=1", r"optim.plateau_factor: expected a number in \(0, 1\)"),
+    ("optim.plateau_factor=0", r"optim.plateau_factor: expected a number in \(0, 1\)"),
+    ("optim.clip=0", "optim.clip: expected a positive gradient norm or null"),
+    ("validation.hop=0", r"validation.hop: expected a number of seconds in \(0, window"),
+    ("validation.hop=4", r"validation.hop: expected a number of seconds in \(0, window = 1.0\]"),  # tiny: 1 s
+    ("validation.window=0", "validation.window: expected a positive number"),
+    ("validation.batch=0", "validation.batch: expected a positive integer"),
+    ("validation.every_epochs=0", "validation.every_epochs: expected a positive integer"),
+    ("validation.audio_seconds=-1", "validation.audio_seconds: expected a number of seconds >= 0"),
+    ("loss.freq_weight=-1", "loss.freq_weight: expected a number >= 0"),
 ])
 def test_config_errors_name_the_key(override, message):
     with pytest.raises(ValueError, match=message):
         load_config(TINY, [override])
+
+
+def test_an_empty_section_keeps_the_base_and_takes_overrides(tmp_path):
+    (tmp_path / "parent.yaml").write_text("model: {feature_dim: 32, num_repeat: 2}\n")
+    (tmp_path / "child.yaml").write_text("base: parent.yaml\nmodel:\n  # feature_dim: 64\n")
+    config = load_config(tmp_path / "child.yaml")
+    assert (config.model.feature_dim, config.model.num_repeat) == (32, 2)
+    config = load_config(tmp_path / "child.yaml", ["model.num_repeat=3"])
+    assert (config.model.feature_dim, config.model.num_repeat) == (32, 3)
+    (tmp_path / "alone.yaml").write_text("optim:\n")  # no base: the section's defaults
+    assert load_config(tmp_path / "alone.yaml", ["optim.lr=2e-3"]).optim.lr == 2e-3
+    (tmp_path / "scalar.yaml").write_text("optim: 5\n")
+    with pytest.raises(ValueError, match="override 'optim.lr=1': optim is 5 in the config, not a section"):
+        load_config(tmp_path / "scalar.yaml", ["optim.lr=1"])
+
+
+def test_default_names(tmp_path):
+    assert default_name(tmp_path / "configs" / "seed" / "loss-t.yaml") == "seed/loss-t"
+    assert default_name(tmp_path / "configs" / "a" / "configs" / "b.yaml") == "b"  # the nearest configs folder
+    assert default_name(tmp_path / "configs.yaml") == "configs"  # a file, not a folder, named configs
+    assert default_name(tmp_path / "mine" / "run.yaml") == "run"
+
+
+def test_saved_config_loads_back_with_the_permissions_open_gives(tmp_path):
+    config = load_config(TINY, ["optim.lr=2e-3", "optim.clip=null", f"out_dir={tmp_path / 'run'}"])
+    path = save_config(config, tmp_path / "run" / "config.yaml")
+    assert load_config(path) == config
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask
+    assert [p.name for p in path.parent.iterdir()] == ["config.yaml"]
 
 
 def test_precision_given_as_a_number_on_the_command_line_is_accepted():

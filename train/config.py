@@ -1,7 +1,8 @@
 """The experiment config: one YAML file per run, sections mirroring these dataclasses.
 
 A YAML file may start from another with ``base: other.yaml`` (a path relative to the file); the file's own
-sections are merged into the base's key by key, recursively, and a base may have its own base.
+sections are merged into the base's key by key, recursively, and a base may have its own base; an empty section
+(``model:`` with nothing under it) keeps the base's keys.
 ``key=value`` overrides (dotted keys such as ``optim.lr=5e-4`` or ``model.feature_dim=64``) are applied last;
 values are parsed as YAML scalars or lists. Unknown keys, in a file or an override, are an error naming the key
 and the keys that are allowed there.
@@ -10,8 +11,8 @@ and the keys that are allowed there.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
-import tempfile
 import types
 import typing
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from typing import Any
 import yaml
 
 from models import BSRNNConfig
+from my_submission.atomic import write_text
 from train.data import DataConfig
 from train.losses import LOSS_KINDS
 
@@ -37,8 +39,12 @@ class LossConfig:
     freq_weight: float = 1.0
 
     def __post_init__(self) -> None:
+        _require_finite(self, "loss")
         if self.kind not in LOSS_KINDS:
             raise ValueError(f"loss.kind: expected one of {LOSS_KINDS}, got {self.kind!r}")
+        for name in ("time_weight", "freq_weight"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"loss.{name}: expected a number >= 0, got {getattr(self, name)!r}")
 
 
 @dataclass
@@ -66,13 +72,22 @@ class OptimConfig:
     patience: int = 10
 
     def __post_init__(self) -> None:
+        _require_finite(self, "optim")
         if self.scheduler not in SCHEDULERS:
             raise ValueError(f"optim.scheduler: expected one of {SCHEDULERS}, got {self.scheduler!r}")
         for name in ("reference_batch", "batch_size", "accumulate", "decay_every", "epochs", "patience"):
             if getattr(self, name) < 1:
                 raise ValueError(f"optim.{name}: expected a positive integer, got {getattr(self, name)!r}")
+        if self.max_steps is not None and self.max_steps < 1:
+            raise ValueError(f"optim.max_steps: expected a positive integer or null (no limit), got {self.max_steps!r}")
         if self.lr <= 0:
             raise ValueError(f"optim.lr: expected a positive number, got {self.lr!r}")
+        if self.clip is not None and self.clip <= 0:
+            raise ValueError(f"optim.clip: expected a positive gradient norm or null (no clipping), got {self.clip!r}")
+        if not 0.0 < self.decay <= 1.0:
+            raise ValueError(f"optim.decay: expected a number in (0, 1], got {self.decay!r}")
+        if not 0.0 < self.plateau_factor < 1.0:
+            raise ValueError(f"optim.plateau_factor: expected a number in (0, 1), got {self.plateau_factor!r}")
 
 
 @dataclass
@@ -98,6 +113,7 @@ class TrainerConfig:
     deterministic: bool = False
 
     def __post_init__(self) -> None:
+        _require_finite(self, "trainer")
         if isinstance(self.precision, int) and not isinstance(self.precision, bool):
             self.precision = str(self.precision)  # trainer.precision=32 on the command line reads as an int
         if self.precision not in PRECISIONS:
@@ -118,6 +134,27 @@ class ValidationConfig:
     batch: int = 4
     every_epochs: int = 1
     audio_seconds: float = 10.0
+
+    def __post_init__(self) -> None:
+        _require_finite(self, "validation")
+        if self.window <= 0:
+            raise ValueError(f"validation.window: expected a positive number of seconds, got {self.window!r}")
+        if not 0.0 < self.hop <= self.window:
+            raise ValueError(f"validation.hop: expected a number of seconds in (0, window = {self.window}], "
+                             f"got {self.hop!r}")
+        for name in ("batch", "every_epochs"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"validation.{name}: expected a positive integer, got {getattr(self, name)!r}")
+        if self.audio_seconds < 0:
+            raise ValueError(f"validation.audio_seconds: expected a number of seconds >= 0, got {self.audio_seconds!r}")
+
+
+def _require_finite(config: Any, section: str) -> None:
+    """Refuse NaN and infinite values in the float fields of a config section."""
+    for item in dataclasses.fields(config):
+        value = getattr(config, item.name)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"{section}.{item.name}: expected a finite number, got {value!r}")
 
 
 @dataclass
@@ -166,12 +203,13 @@ def load_config(path: str | os.PathLike, overrides: list[str] | tuple[str, ...] 
 
 
 def default_name(path: Path) -> str:
-    """A run name from a config path: the path below the nearest ``configs`` folder, without ``.yaml``."""
-    parts = path.resolve().with_suffix("").parts
-    if "configs" in parts:
-        below = parts[len(parts) - 1 - parts[::-1].index("configs") + 1:]
-        return "/".join(below)
-    return path.stem
+    """A run name from a config path: the path below the nearest ``configs`` folder (else the file's name),
+    without ``.yaml``: ``train/configs/seed/loss-t.yaml`` -> ``seed/loss-t``."""
+    path = path.resolve().with_suffix("")
+    for folder in path.parents:
+        if folder.name == "configs":
+            return path.relative_to(folder).as_posix()
+    return path.name
 
 
 def read_yaml_with_base(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
@@ -192,9 +230,11 @@ def read_yaml_with_base(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, An
 
 
 def merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
-    """``base`` with ``update`` merged in: mappings key by key, anything else replaced."""
+    """``base`` with ``update`` merged in: mappings key by key, anything else replaced (null keeps a mapping)."""
     out = dict(base)
     for key, value in update.items():
+        if value is None and isinstance(out.get(key), dict):
+            continue  # an empty section (every line commented out) changes nothing
         if isinstance(value, dict) and isinstance(out.get(key), dict):
             out[key] = merge(out[key], value)
         else:
@@ -218,27 +258,33 @@ def apply_override(values: dict[str, Any], item: str) -> None:
                              f"known keys: {', '.join(names)}")
         hint = typing.get_type_hints(cls)[part]
         if depth == len(parts) - 1:
-            where[part] = yaml.safe_load(text) if text else ""
+            where[part] = _parse_value(item, text)
         elif dataclasses.is_dataclass(hint):
-            where = where.setdefault(part, {})
+            if where.get(part) is None:  # missing, or an empty section in the YAML file
+                where[part] = {}
+            if not isinstance(where[part], dict):
+                raise ValueError(f"override {item!r}: {'.'.join(parts[:depth + 1])} is {where[part]!r} in the "
+                                 f"config, not a section of keys")
+            where = where[part]
             cls = hint
         else:
             raise ValueError(f"override {item!r}: {'.'.join(parts[:depth + 1])} is a value, not a section")
 
 
-def save_config(config: ExperimentConfig, path: str | os.PathLike) -> Path:
-    """Write the full, resolved config as YAML, atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+def _parse_value(item: str, text: str) -> Any:
+    """The value of an override, read as YAML (an empty value is the empty string)."""
+    if not text:
+        return ""
     try:
-        with os.fdopen(fd, "w") as f:
-            yaml.safe_dump(config.to_dict(), f, sort_keys=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+        return yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise ValueError(f"override {item!r}: the value {text!r} is not valid YAML ({problem})") from None
+
+
+def save_config(config: ExperimentConfig, path: str | os.PathLike) -> Path:
+    """Write the full, resolved config as YAML, atomically (with the permissions a plain ``open`` would give)."""
+    return write_text(path, yaml.safe_dump(config.to_dict(), sort_keys=False))
 
 
 def _build(cls: Any, values: Any, where: str) -> Any:

@@ -15,6 +15,8 @@ from .bsrnn import BSRNN
 from .config import BSRNNConfig
 
 FORMAT = "bsrnn-kit/1"
+_UMASK = os.umask(0o022)  # read the process's umask (os.umask can only read it by setting it) ...
+os.umask(_UMASK)  # ... and put it back
 
 
 def save_model(model: BSRNN, path: str | os.PathLike) -> Path:
@@ -27,6 +29,7 @@ def save_model(model: BSRNN, path: str | os.PathLike) -> Path:
     os.close(fd)
     try:
         save_file(tensors, tmp, metadata=metadata)
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; give the result the permissions open() would
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 
 import numpy as np
 import pytest
@@ -147,6 +149,13 @@ def test_save_load_bit_identical(tmp_path, name):
     with torch.no_grad():
         assert torch.equal(model(x), loaded(x))
     assert [p.name for p in tmp_path.iterdir()] == ["m.safetensors"]  # no temporary left behind
+
+
+def test_weight_file_has_the_permissions_open_gives(tmp_path):
+    umask = os.umask(0o022)
+    os.umask(umask)
+    path = save_model(small(), tmp_path / "m.safetensors")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask  # not mkstemp's 0600
 
 
 def _tensors(model):

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ from lightning.pytorch.callbacks import (
 )
 from lightning.pytorch.loggers import TensorBoardLogger
 
+from my_submission.atomic import write_text
 from train.config import ExperimentConfig, load_config, save_config
 from train.loader import EpochDataset
 from train.module import SeparationModule
@@ -59,14 +59,7 @@ class RunRecord(Callback):
 
 def write_yaml(data: Any, path: Path) -> None:
     """Write ``data`` as YAML to ``path`` atomically."""
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            yaml.safe_dump(data, f, sort_keys=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text(path, yaml.safe_dump(data, sort_keys=False))
 
 
 def last_checkpoint(out_dir: str | os.PathLike) -> Path | None:

@@ -231,7 +231,8 @@ def _synthetic_tracks(cfg: DataConfig, sample_rate: int) -> tuple[list, list]:
                            seed=cfg.synthetic_seed, sample_rate=sample_rate, progress=True)
     valid: list = []
     if cfg.synthetic_valid_tracks:
-        # a seed far from the training tracks' so the two sets share no track
+        # another dataset seed: every track's seed is SeedSequence([dataset seed, index]), so any other dataset
+        # seed gives tracks independent of the training ones (the offset's size does not matter)
         valid_folder = ensure_dataset(folder / "valid", cfg.synthetic_valid_tracks, cfg.synthetic_duration,
                                       seed=cfg.synthetic_seed + 1_000_003, sample_rate=sample_rate, progress=True)
         valid = find_tracks(valid_folder, require_mixture=False)

@@ -24,7 +24,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +31,7 @@ from pathlib import Path
 import yaml
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from my_submission.atomic import write_text
 from train.config import ExperimentConfig, load_config
 
 MONITOR = "valid/sdr"
@@ -217,18 +217,6 @@ def train_run(run: Run, overrides: Sequence[str]) -> bool:
     return done.returncode == 0
 
 
-def write_text(text: str, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m train.experiments", description=__doc__.split("\n\n")[0])
     parser.add_argument("configs", nargs="+", help="experiment YAML files")
@@ -257,7 +245,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args.no_train and not train_run(run, overrides):
             failed.append(run.config.name)
         run.scores = read_scores(run.config.out_dir)
-    write_text(tables([run for run, _ in runs], args.width_scale, args.depth_scale), Path(args.table))
+    write_text(args.table, tables([run for run, _ in runs], args.width_scale, args.depth_scale))
     print(f"[experiments] wrote {args.table}" + (f"; failed: {', '.join(failed)}" if failed else ""), flush=True)
     return 1 if failed else 0
 

@@ -18,14 +18,15 @@ import dataclasses
 import json
 import logging
 import os
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 from tqdm import tqdm
+
+from my_submission.atomic import write_text
 
 log = logging.getLogger(__name__)
 
@@ -145,19 +146,6 @@ def _load_cache(path: Path, params: SADParams) -> dict[str, list[int]]:
     return data.get("entries", {})
 
 
-def _write_json_atomic(path: Path, data: Any) -> None:
-    """Write ``data`` as JSON to ``path`` through a temporary file in the same folder and ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def build_sad_index(tracks: Sequence[StemSource], stems: Sequence[str], cache_path: str | os.PathLike | None,
                     params: SADParams = PAPER_SAD,
                     load: Callable[[int, str], np.ndarray] | None = None) -> SADIndex:
@@ -190,6 +178,6 @@ def build_sad_index(tracks: Sequence[StemSource], stems: Sequence[str], cache_pa
             starts.append(per_stem)
     if cache_file is not None and missing:
         merged = {**cached, **entries}  # keeps the entries of tracks outside this set (another split of the root)
-        _write_json_atomic(cache_file, {"version": CACHE_VERSION, "params": dataclasses.asdict(params),
-                                       "entries": merged})
+        write_text(cache_file, json.dumps({"version": CACHE_VERSION, "params": dataclasses.asdict(params),
+                                           "entries": merged}))
     return SADIndex(starts, params.segment_frames(rate))

@@ -837,7 +837,8 @@ def ensure_dataset(root: str | os.PathLike, n_tracks: int, duration: float, seed
     Generation happens in a hidden sibling folder (resumed if interrupted) that replaces ``root`` only when
     every track and the manifest are written, so ``root`` never holds a half-written dataset. A ``root`` made
     by another generator version or with other parameters is replaced; a non-empty ``root`` without a
-    manifest is refused rather than deleted.
+    manifest is refused rather than deleted. Old copies of ``root`` that a killed process left while deleting
+    them are removed.
     """
     _check_dataset_parameters(n_tracks, duration, seed, sample_rate)
     root = Path(root)

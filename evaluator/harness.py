@@ -64,6 +64,12 @@ class TrackResult:
         return cls(**{k: v for k, v in data.items() if k in names})
 
 
+def scored_targets(results: Sequence[TrackResult]) -> list[str]:
+    """The targets any of ``results`` has a score for, in ``STEMS`` order."""
+    present = {t for r in results for t in (*r.global_sdr, *r.museval_sdr)}
+    return [t for t in STEMS if t in present]
+
+
 def _rss_mb(key: str) -> float | None:
     """``VmHWM`` / ``VmRSS`` of this process in MB (Linux), or None."""
     try:

@@ -22,7 +22,7 @@ import numpy as np
 
 from my_submission.atomic import write_text
 
-from .harness import TrackResult
+from .harness import TrackResult, scored_targets
 from .tracks import STEMS
 
 STYLE = """
@@ -61,11 +61,6 @@ def _num_cell(value: float | None, digits: int = 3) -> str:
     return f'<td class="num">{_number(value, digits)}</td>'
 
 
-def _targets(results: Sequence[TrackResult]) -> list[str]:
-    present = {t for r in results for t in (*r.global_sdr, *r.museval_sdr)}
-    return [t for t in STEMS if t in present]
-
-
 def _player(path: Path, page_dir: Path, label: str) -> str:
     if not path.is_file():
         return f'<span class="missing">no {html.escape(str(path))}</span>'
@@ -82,7 +77,7 @@ def _run_description(results: Sequence[TrackResult], dataset: Path) -> str:
     items = [("model", run.get("model", "unknown")),
              ("data folder", str(Path(os.path.abspath(dataset)))),
              ("tracks", str(len(results))),
-             ("targets", ", ".join(run.get("targets", _targets(results)))),
+             ("targets", ", ".join(run.get("targets", scored_targets(results)))),
              ("metric", metric + (f" (museval SDR by the {run.get('chunk_backend', '?')} backend)"
                                   if metric in ("museval", "both") else ""))]
     if run.get("settings"):
@@ -112,7 +107,7 @@ def _summary_table(rows: Sequence[tuple[str, float | None, float | None]], offic
 
 
 def _track_table(results: Sequence[TrackResult]) -> str:
-    targets = _targets(results)
+    targets = scored_targets(results)
     has_global = any(r.global_sdr for r in results)
     has_museval = any(r.museval_sdr for r in results)
     groups = ([("global SDR (dB)", "global_sdr", [*targets, "mean"])] if has_global else []) + \

@@ -18,16 +18,11 @@ import numpy as np
 
 from my_submission.atomic import atomic_path, write_text
 
-from .harness import TrackResult
+from .harness import TrackResult, scored_targets
 from .html_report import write_html_report
 from .tracks import STEMS
 
 TABLE_ORDER = ("vocals", "bass", "drums", "other")  # the seed README's row order
-
-
-def _targets(results: Sequence[TrackResult]) -> list[str]:
-    present = {t for r in results for t in (*r.global_sdr, *r.museval_sdr)}
-    return [t for t in STEMS if t in present]
 
 
 def _aggregate(values: list[float], how: str) -> float:
@@ -92,7 +87,7 @@ def timing_lines(results: Sequence[TrackResult]) -> str:
 
 def write_csv(results: Sequence[TrackResult], path: Path) -> Path:
     """One row per track: timing, memory and every score."""
-    targets = _targets(results)
+    targets = scored_targets(results)
     columns = ["track", "duration", "seconds", "time_limit", "over_time", "realtime_factor", "peak_rss_mb",
                "rss_growth_mb", *[f"global_{t}" for t in targets], *[f"museval_{t}" for t in targets]]
     buffer = io.StringIO()
@@ -115,7 +110,7 @@ def plot(results: Sequence[TrackResult], path: Path) -> Path:
 
     metrics = [(name, attr) for name, attr in (("global SDR", "global_sdr"), ("museval SDR", "museval_sdr"))
                if any(getattr(r, attr) for r in results)]
-    targets = _targets(results)
+    targets = scored_targets(results)
     x = np.arange(len(results))
     fig, axes = plt.subplots(len(metrics), 1, figsize=(max(6, 0.6 * len(results) + 2), 3.5 * len(metrics)),
                              squeeze=False)

@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
+from my_submission.atomic import atomic_path
+
 from .bsrnn import BSRNN
 from .config import BSRNNConfig
 
 FORMAT = "bsrnn-kit/1"
-_UMASK = os.umask(0o022)  # read the process's umask (os.umask can only read it by setting it) ...
-os.umask(_UMASK)  # ... and put it back
 
 
 def save_model(model: BSRNN, path: str | os.PathLike) -> Path:
@@ -24,16 +23,8 @@ def save_model(model: BSRNN, path: str | os.PathLike) -> Path:
     path = Path(path)
     tensors = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in model.state_dict().items()}
     metadata = {"format": FORMAT, "config": model.config.to_json()}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         save_file(tensors, tmp, metadata=metadata)
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; give the result the permissions open() would
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 

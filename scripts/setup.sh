@@ -1,12 +1,22 @@
 #!/usr/bin/env bash
-# Installs what the kit needs on a fresh Debian/Ubuntu machine: ffmpeg and libsndfile (apt, when
-# missing), and a virtual environment .venv with the pinned Python dependencies and the test tools.
+# Installs what the kit needs on a fresh Debian/Ubuntu machine: ffmpeg and libsndfile, and for the data renderer
+# FluidSynth, SoundFont banks and speech synthesisers (apt, when missing), then a virtual environment .venv with the
+# pinned Python dependencies (requirements-dev.txt: the kit, the renderer and the test tools).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if ! command -v ffmpeg >/dev/null 2>&1; then
+APT_KIT=(ffmpeg libsndfile1)
+APT_RENDER=(fluidsynth fluid-soundfont-gm musescore-general-soundfont-small timgm6mb-soundfont avldrums.lv2-soundfont
+            festival festvox-us-slt-hts festvox-kallpc16k flite espeak-ng g++)
+missing=()
+for pkg in "${APT_KIT[@]}" "${APT_RENDER[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq ffmpeg libsndfile1 >/dev/null
+  # wait for another apt run (unattended upgrades, a second setup) instead of failing on its lock
+  APT_OPTS=(-o DPkg::Lock::Timeout=600)
+  $SUDO apt-get "${APT_OPTS[@]}" update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get "${APT_OPTS[@]}" install -y -qq "${missing[@]}" >/dev/null
 fi
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/pip install -q -r requirements-dev.txt

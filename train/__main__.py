@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from datetime import timedelta
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -91,6 +92,7 @@ def build_trainer(config: ExperimentConfig, callbacks: Sequence[Callback] = ()) 
     return pl.Trainer(
         accelerator=run.accelerator, devices=run.devices, num_nodes=run.num_nodes, strategy=run.strategy,
         precision=run.precision, max_epochs=optim.epochs, max_steps=optim.max_steps or -1,
+        max_time=None if run.max_minutes is None else timedelta(minutes=run.max_minutes),
         gradient_clip_val=optim.clip, gradient_clip_algorithm="norm", accumulate_grad_batches=optim.accumulate,
         check_val_every_n_epoch=valid.every_epochs, num_sanity_val_steps=run.sanity_val_tracks,
         log_every_n_steps=run.log_every_steps, logger=TensorBoardLogger(out, name="logs", version=""),

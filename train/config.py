@@ -97,7 +97,8 @@ class TrainerConfig:
     ``checkpoint_every_steps`` saves ``last.ckpt`` every that many optimizer steps (None: after every
     validation); ``ema_decay`` keeps an exponential moving average of the weights, used for validation
     and saved as the checkpoint's weights (None: off). ``sanity_val_tracks`` validation tracks are run
-    before training to catch errors early (0: skip).
+    before training to catch errors early (0: skip). ``max_minutes`` stops training after that much wall time
+    (the checkpoints and ``result.yaml`` are written as at any other end; None: no limit).
     """
 
     accelerator: str = "auto"
@@ -107,6 +108,7 @@ class TrainerConfig:
     precision: str | int = "32"  # an int (32) is read as its string
     ema_decay: float | None = None
     checkpoint_every_steps: int | None = None
+    max_minutes: float | None = None
     log_every_steps: int = 50
     sanity_val_tracks: int = 1
     progress_bar: bool = True
@@ -118,6 +120,9 @@ class TrainerConfig:
             self.precision = str(self.precision)  # trainer.precision=32 on the command line reads as an int
         if self.precision not in PRECISIONS:
             raise ValueError(f"trainer.precision: expected one of {PRECISIONS}, got {self.precision!r}")
+        if self.max_minutes is not None and not self.max_minutes > 0:
+            raise ValueError(f"trainer.max_minutes: expected a positive number of minutes or null, "
+                             f"got {self.max_minutes!r}")
         if self.ema_decay is not None and not 0.0 < self.ema_decay < 1.0:
             raise ValueError(f"trainer.ema_decay: expected a number in (0, 1) or null, got {self.ema_decay!r}")
 
@@ -127,6 +132,8 @@ class ValidationConfig:
     """Whole-track validation through ``models.separate``: window, hop and batch in seconds/windows.
 
     ``audio_seconds`` of the first validation track (mixture and estimates) go to TensorBoard (0: none).
+    ``real_clip``: also score the real recording that ships with stempeg (``evaluator.real_music``), logged as
+    ``real/sdr*`` beside ``valid/sdr*``; a sanity check on real music, never used to pick the best checkpoint.
     """
 
     window: float = 3.0
@@ -134,6 +141,7 @@ class ValidationConfig:
     batch: int = 4
     every_epochs: int = 1
     audio_seconds: float = 10.0
+    real_clip: bool = True
 
     def __post_init__(self) -> None:
         _require_finite(self, "validation")

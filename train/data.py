@@ -39,7 +39,7 @@ CACHE_ROOT = REPO_ROOT / ".cache"
 class DataConfig:
     """Where the training data comes from and how items are drawn.
 
-    kind: ``synthetic`` (generated once into a cache folder), ``musdb18hq`` (WAV folders), ``musdb18``
+    kind: ``synthetic`` (songs made by ``render``, once, into a cache folder), ``musdb18hq`` (WAV folders), ``musdb18``
         (``.stem.mp4``) or ``sdx23`` (the label-noise or bleeding set).
     root: the dataset folder (for ``synthetic``: where to cache it, default ``.cache/synthetic`` in the repo).
     valid_tracks: ``"official"`` (MUSDB18's split; the default for the MUSDB18 kinds), a list of track names, or
@@ -223,7 +223,7 @@ def synthetic_folder(cfg: DataConfig, sample_rate: int) -> Path:
 
 
 def _synthetic_tracks(cfg: DataConfig, sample_rate: int) -> tuple[list, list]:
-    from evaluator.synthetic import ensure_dataset
+    from render import ensure_dataset
     from evaluator.tracks import find_tracks
 
     folder = synthetic_folder(cfg, sample_rate)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,6 +24,7 @@ class SharedData:
 
     def __init__(self, train_set: EpochDataset | None, valid_tracks: list[Any] | None):
         self.train_set, self.valid_tracks = train_set, valid_tracks
+        self.real_tracks: list[Any] = []  # scored and logged apart (real/...), never monitored
 
     def __deepcopy__(self, memo: dict) -> SharedData:
         return self
@@ -34,7 +36,8 @@ class SeparationModule(pl.LightningModule):
     ``config`` is an :class:`ExperimentConfig` or its plain-dict form (what checkpoints store as hyper-parameters).
     The training set and validation tracks come from ``train.data.build_datasets`` unless given here (tests).
     Logged: ``train/loss`` (and its terms), ``valid/sdr_<target>`` (global SDR, mean over tracks) and
-    ``valid/sdr`` (their mean), the same value on every process.
+    ``valid/sdr`` (their mean), the same value on every process; with ``validation.real_clip``, the same for the
+    real recording as ``real/sdr_<target>`` and ``real/sdr``.
     """
 
     def __init__(self, config: ExperimentConfig | dict[str, Any], train_set: EpochDataset | None = None,
@@ -70,6 +73,12 @@ class SeparationModule(pl.LightningModule):
             data.valid_tracks = data.valid_tracks if data.valid_tracks is not None else list(valid_tracks)
         if not data.valid_tracks:
             raise ValueError("no validation tracks: set data.valid_tracks (or synthetic_valid_tracks)")
+        if self.config.validation.real_clip and not data.real_tracks:
+            data.real_tracks = _real_tracks(self.model.config.sample_rate)
+
+    @property
+    def _scored_tracks(self) -> list[Any]:
+        return [*self.data.valid_tracks, *self.data.real_tracks]
 
     def train_dataloader(self) -> ResumableLoader:
         batches = RankBatches(len(self.data.train_set), self.config.optim.batch_size, self.trainer.global_rank,
@@ -82,8 +91,9 @@ class SeparationModule(pl.LightningModule):
         # every process gets the same number of steps (-1: nothing to do), so all reach the reduction in
         # on_validation_epoch_end, even with fewer tracks than processes
         world = self.trainer.world_size
-        mine = list(range(self.trainer.global_rank, len(self.data.valid_tracks), world))
-        steps = -(-len(self.data.valid_tracks) // world)
+        count = len(self._scored_tracks)
+        mine = list(range(self.trainer.global_rank, count, world))
+        steps = -(-count // world)
         return DataLoader(mine + [-1] * (steps - len(mine)), batch_size=None, num_workers=0)
 
     def on_train_epoch_start(self) -> None:
@@ -120,14 +130,14 @@ class SeparationModule(pl.LightningModule):
 
     def on_validation_epoch_start(self) -> None:
         # per track: summed SDR per target and a count, filled by whichever process validates the track
-        self._sdr_sum = torch.zeros(len(self.data.valid_tracks), len(self.targets) + 1, device=self.device,
+        self._sdr_sum = torch.zeros(len(self._scored_tracks), len(self.targets) + 1, device=self.device,
                                     dtype=torch.float64)
 
     def validation_step(self, index: torch.Tensor, batch_idx: int) -> None:
         index = int(index)
         if index < 0:
             return
-        track = self.data.valid_tracks[index]
+        track = self._scored_tracks[index]
         mixture = torch.from_numpy(np.ascontiguousarray(track.read("mixture").T))
         valid = self.config.validation
         estimates = separate(self.model, mixture, len(self.targets), track.sample_rate, valid.window, valid.hop,
@@ -140,13 +150,15 @@ class SeparationModule(pl.LightningModule):
 
     def on_validation_epoch_end(self) -> None:
         table = self.trainer.strategy.reduce(self._sdr_sum, reduce_op="sum")
-        done = table[:, -1] > 0
-        if not done.any():
-            return
-        means = table[done, :-1].mean(0)
-        for target, value in zip(self.targets, means):
-            self.log(f"valid/sdr_{target}", value.float(), sync_dist=False)
-        self.log("valid/sdr", means.mean().float(), prog_bar=True, sync_dist=False)
+        split = len(self.data.valid_tracks)
+        for prefix, rows in (("real", table[split:]), ("valid", table[:split])):  # valid/sdr last: it is monitored
+            done = rows[:, -1] > 0
+            if not done.any():
+                continue
+            means = rows[done, :-1].mean(0)
+            for target, value in zip(self.targets, means):
+                self.log(f"{prefix}/sdr_{target}", value.float(), sync_dist=False)
+            self.log(f"{prefix}/sdr", means.mean().float(), prog_bar=prefix == "valid", sync_dist=False)
 
     def _log_audio(self, track: Any, mixture: torch.Tensor, estimates: torch.Tensor) -> None:
         if not isinstance(self.logger, TensorBoardLogger):
@@ -163,3 +175,16 @@ class SeparationModule(pl.LightningModule):
         for j, target in enumerate(self.targets):
             writer.add_audio(f"audio/{track.name}/{target}", estimates[j, :, excerpt].mean(0, keepdim=True),
                              self.global_step, rate)
+
+
+def _real_tracks(sample_rate: int) -> list[Any]:
+    """The real recording for validation, or none (with a warning) where it cannot be decoded."""
+    from evaluator.real_music import RealMusicUnavailable, ensure_real_clip
+    from train.data import CACHE_ROOT
+
+    try:
+        track = ensure_real_clip(CACHE_ROOT / "real")
+    except RealMusicUnavailable as e:
+        warnings.warn(f"validation.real_clip: {e}; validating on the configured tracks only", stacklevel=2)
+        return []
+    return [track] if track.sample_rate == sample_rate else []

@@ -1,0 +1,5 @@
+import sys
+
+from render.store import main
+
+sys.exit(main())

@@ -51,7 +51,9 @@ fi
 step "training ${SIZES} for ${MINUTES} min each, side by side"
 pids=()
 for size in $SIZES; do
-  python3 -m train --config "train/configs/rendered/$size.yaml" "out_dir=runs/gpu-$size" data.kind=musdb18hq \
+  # a hard stop shortly after max_minutes, so that the export below always runs inside the session
+  timeout -s INT "$(python3 -c "print(int($MINUTES * 60 + 75))")" \
+    python3 -m train --config "train/configs/rendered/$size.yaml" "out_dir=runs/gpu-$size" data.kind=musdb18hq \
     "data.root=$DATA" "data.valid_tracks=$valid_list" data.num_workers=6 "trainer.accelerator=$ACCELERATOR" \
     "trainer.max_minutes=$MINUTES" > "$OUT/logs/train-$size.log" 2>&1 &
   pids+=($!)

@@ -18,10 +18,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-import ffmpeg
-import musdb
 import numpy as np
-import stempeg
 import yaml
 
 from evaluator.tracks import STEMS, Track, TrackError, find_tracks
@@ -36,6 +33,8 @@ STEM_LENGTH_TOLERANCE_SECONDS = 0.1
 @cache
 def _musdb_setup() -> dict:
     """The musdb package's own description of MUSDB18 (stream ids, validation tracks)."""
+    import musdb  # imported here: it imports stempeg, which refuses to import where ffmpeg is missing
+
     with open(Path(musdb.__file__).parent / "configs" / "mus.yaml") as f:
         return yaml.safe_load(f)
 
@@ -81,6 +80,9 @@ class StemFileTrack:
         if wanted == 0:
             return np.zeros((0, self.channels), dtype=np.float32)
         stream = self.stream_index[ids[stem]]
+        import ffmpeg
+        import stempeg
+
         try:
             audio, _ = stempeg.read_stems(str(self.path), start=start / self.sample_rate if start else None,
                                           duration=wanted / self.sample_rate if frames >= 0 else None,
@@ -98,6 +100,9 @@ class StemFileTrack:
 
 def open_stem_file(path: str | os.PathLike) -> StemFileTrack:
     """Check a MUSDB18 ``.stem.mp4`` (five audio streams agreeing in rate, channels and length) and describe it."""
+    import ffmpeg
+    import stempeg
+
     path = Path(path)
     try:
         info = stempeg.Info(str(path))

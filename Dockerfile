@@ -26,4 +26,4 @@ COPY --chown=1001:1001 requirements.txt /home/aicrowd/requirements.txt
 RUN pip install --no-cache-dir -r requirements.txt
 
 COPY --chown=1001:1001 . /home/aicrowd
-CMD ["python", "-m", "my_submission.smoke"]
+CMD ["python", "-m", "tools.smoke"]

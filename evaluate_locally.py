@@ -25,9 +25,9 @@ from evaluator.synthetic import DEFAULT_TEST_SET, ensure_dataset
 from evaluator.tracks import STEMS, find_tracks
 from my_submission.bsrnn_model import BSRNNModel, WeightsNotFoundError, find_weight_files, weights_dir
 from my_submission.identity_model import IdentityModel
-from my_submission.separate import add_settings_flags, apply_settings_flags
 from my_submission.separation_model import import_model_class
 from my_submission.user_config import MySeparationModel
+from tools.separate import add_settings_flags, apply_settings_flags
 
 REPO = Path(__file__).resolve().parent
 OFFICIAL_DATA = Path("public_dataset/MUSDB18-7-WAV/test")

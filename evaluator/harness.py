@@ -23,8 +23,8 @@ import numpy as np
 import soundfile as sf
 from tqdm import tqdm
 
+from models.atomic import write_text
 from my_submission.aicrowd_wrapper import AIcrowdWrapper
-from my_submission.atomic import write_text
 
 from .metrics import chunk_sdr, global_sdr
 from .tracks import STEMS, Track, TrackError

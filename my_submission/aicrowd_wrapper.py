@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from .atomic import atomic_path
+from models.atomic import atomic_path
 
 INSTRUMENTS = ("bass", "drums", "other", "vocals")
 DEFAULT_DATASET_DIR = "./public_dataset/MUSDB18-7-WAV/test/"

@@ -12,9 +12,9 @@ from models import BSRNNConfig, build_model, save_model
 from my_submission.aicrowd_wrapper import AIcrowdWrapper
 from my_submission.bsrnn_model import BSRNNModel, WeightsNotFoundError
 from my_submission.identity_model import IdentityModel, QuarterMixtureModel
-from my_submission.separate import main as separate_main
 from my_submission.separation_model import INSTRUMENTS, Part, SeparationModel, import_model_class
 from my_submission.settings import InferenceSettings
+from tools.separate import main as separate_main
 
 RATE = 44100
 TINY = dict(feature_dim=8, num_repeat=1, band_scheme=[[4000.0, 2000.0]])  # three bands: fast

@@ -22,7 +22,7 @@ from typing import Any
 import yaml
 
 from models import BSRNNConfig
-from my_submission.atomic import write_text
+from models.atomic import write_text
 from train.data import DataConfig
 from train.losses import LOSS_KINDS
 

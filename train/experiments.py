@@ -31,7 +31,7 @@ from pathlib import Path
 import yaml
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from my_submission.atomic import write_text
+from models.atomic import write_text
 from train.config import ExperimentConfig, load_config
 
 MONITOR = "valid/sdr"

@@ -26,7 +26,7 @@ from typing import Protocol
 import numpy as np
 from tqdm import tqdm
 
-from my_submission.atomic import write_text
+from models.atomic import write_text
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Separate an audio file into stems with the submission's model.
 
-    python -m my_submission.separate song.wav --out DIR [--targets vocals drums] [--offset 30] [--duration 10]
+    python -m tools.separate song.wav --out DIR [--targets vocals drums] [--offset 30] [--duration 10]
 
 Runs exactly what the grader runs (``separate_music_file`` of ``user_config.MySeparationModel`` by
 default, or ``--model package.module.Class``), with the inference settings overridable by flags.
@@ -16,9 +16,9 @@ from pathlib import Path
 
 import soundfile as sf
 
-from .atomic import atomic_path
-from .separation_model import INSTRUMENTS, import_model_class
-from .settings import InferenceSettings
+from models.atomic import atomic_path
+from my_submission.separation_model import INSTRUMENTS, import_model_class
+from my_submission.settings import InferenceSettings
 
 DEFAULT_MODEL = "my_submission.user_config.MySeparationModel"
 
@@ -43,7 +43,7 @@ def apply_settings_flags(args: argparse.Namespace, progress: bool = False) -> In
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m my_submission.separate", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.separate", description=__doc__.split("\n\n")[0])
     parser.add_argument("audio", type=Path, help="audio file to separate (any format soundfile reads)")
     parser.add_argument("--out", type=Path, required=True, help="folder for <instrument>.wav")
     parser.add_argument("--targets", nargs="+", choices=INSTRUMENTS, default=list(INSTRUMENTS),

@@ -1,7 +1,7 @@
 """Smoke test of the submission as the grader will build it: construct ``MySeparationModel`` (loading the
 bundled weights) and separate a few seconds of stereo audio within the time limit.
 
-    python -m my_submission.smoke [--seconds 5] [--time-factor 1.57]
+    python -m tools.smoke [--seconds 5] [--time-factor 1.57]
 
 Prints one JSON line (load and separation times) and exits 0, or prints the problem and exits 1.
 """

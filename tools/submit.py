@@ -1,6 +1,6 @@
 """Submit to the challenge: pre-flight checks, then commit, tag ``submission-<name>`` and push.
 
-    ./submit.sh <name> [--dry-run] [--remote aicrowd] [--force]      (or python -m my_submission.submit ...)
+    ./submit.sh <name> [--dry-run] [--remote aicrowd] [--force]      (or python -m tools.submit ...)
 
 Pre-flight, cheapest first: ``aicrowd.json`` is valid; the tag is new (locally and on the remote);
 the remote exists; every file to commit that is over 5 MB is routed through git-lfs (and git-lfs is
@@ -79,10 +79,10 @@ def check_weights_not_ignored(repo: Path) -> None:
 
 
 def smoke(repo: Path, seconds: float = 5.0) -> str:
-    """Run ``my_submission.smoke`` in a fresh process from ``repo``, with the server's environment."""
+    """Run ``tools.smoke`` in a fresh process from ``repo``, with the server's environment."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("BSRNN_")}
     env["PYTHONPATH"] = str(repo)
-    result = subprocess.run([sys.executable, "-m", "my_submission.smoke", "--seconds", str(seconds),
+    result = subprocess.run([sys.executable, "-m", "tools.smoke", "--seconds", str(seconds),
                              "--time-factor", str(TIME_FACTOR)], cwd=repo, env=env, capture_output=True, text=True)
     if result.returncode != 0:
         lines = (result.stderr or result.stdout or "no output").strip().splitlines()

@@ -7,7 +7,6 @@ channel handling, chunked inference (``models.separate``) and the output contrac
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -47,7 +46,7 @@ class SeparationModel:
                              f"got {covered}")
         self.parts = list(parts)
         self.sample_rate = sample_rate
-        self.settings = settings or InferenceSettings.from_env()
+        self.settings = settings or InferenceSettings()
         self.device = self.settings.torch_device()
         self.active_targets: tuple[str, ...] = INSTRUMENTS
 
@@ -108,17 +107,3 @@ class SeparationModel:
         stems = {t: s.reshape(layout.shape) for t, s in stems.items()}
         return stems, {t: layout.sample_rate for t in INSTRUMENTS}
 
-
-def import_model_class(dotted: str) -> type:
-    """The class named by ``package.module.ClassName`` (or ``package.module:ClassName``)."""
-    module_name, sep, name = dotted.replace(":", ".").rpartition(".")
-    if not sep or not module_name:
-        raise ValueError(f"model {dotted!r}: expected a dotted path like my_submission.identity_model.IdentityModel")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as e:
-        raise ValueError(f"model {dotted!r}: cannot import module {module_name!r} ({e})") from None
-    cls = getattr(module, name, None)
-    if not isinstance(cls, type):
-        raise ValueError(f"model {dotted!r}: module {module_name!r} has no class {name!r}")
-    return cls

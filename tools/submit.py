@@ -4,8 +4,8 @@
 
 Pre-flight, cheapest first: ``aicrowd.json`` is valid; the tag is new (locally and on the remote);
 the remote exists; every file to commit that is over 5 MB is routed through git-lfs (and git-lfs is
-installed); no weight file is git-ignored; and, in a fresh process without ``BSRNN_*`` variables (as on
-the server), ``MySeparationModel`` loads the bundled weights and separates 5 s of audio within
+installed); no weight file is git-ignored; and, in a fresh process (as on the server),
+``MySeparationModel`` loads the bundled weights and separates 5 s of audio within
 1.57 x 5 s. Then everything is committed (``git add -A``, then ``git add --renormalize .`` so that files
 committed before git-lfs was installed become LFS objects), tagged, and the branch and the tag are
 pushed to the remote (``--force`` force-pushes the branch, as the official helper does). A tag push
@@ -79,9 +79,8 @@ def check_weights_not_ignored(repo: Path) -> None:
 
 
 def smoke(repo: Path, seconds: float = 5.0) -> str:
-    """Run ``tools.smoke`` in a fresh process from ``repo``, with the server's environment."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BSRNN_")}
-    env["PYTHONPATH"] = str(repo)
+    """Run ``tools.smoke`` in a fresh process from ``repo``."""
+    env = {**os.environ, "PYTHONPATH": str(repo)}
     result = subprocess.run([sys.executable, "-m", "tools.smoke", "--seconds", str(seconds),
                              "--time-factor", str(TIME_FACTOR)], cwd=repo, env=env, capture_output=True, text=True)
     if result.returncode != 0:

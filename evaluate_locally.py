@@ -18,11 +18,12 @@ import dataclasses
 import sys
 from pathlib import Path
 
-from evaluator.harness import METRICS, TIME_FACTOR, evaluate
+from evaluator.harness import METRICS, evaluate
 from evaluator.metrics import BACKENDS
 from evaluator.report import markdown_table, official_lines, timing_lines, write_reports
 from evaluator.synthetic import DEFAULT_TEST_SET, ensure_dataset
 from evaluator.tracks import STEMS, find_tracks
+from models.contract import TIME_FACTOR
 from my_submission.bsrnn_model import WEIGHTS_DIR, BSRNNModel, WeightsNotFoundError, find_weight_files
 from my_submission.identity_model import IdentityModel
 from my_submission.user_config import MySeparationModel

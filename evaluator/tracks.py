@@ -15,7 +15,9 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-STEMS = ("bass", "drums", "other", "vocals")
+from models.contract import INSTRUMENTS
+
+STEMS = INSTRUMENTS
 
 
 class TrackError(ValueError):

@@ -16,11 +16,11 @@ from tqdm import tqdm
 
 from models import separate
 from models.apply import autocast, window_starts
+from models.contract import INSTRUMENTS, raise_aicrowd_error
 
 from .audio import channel_groups, prepare_mix, restore
 from .settings import InferenceSettings
 
-INSTRUMENTS = ("bass", "drums", "other", "vocals")
 Network = Callable[[torch.Tensor], torch.Tensor]
 
 
@@ -63,8 +63,7 @@ class SeparationModel:
     def instruments(self) -> list[str]:
         return list(INSTRUMENTS)
 
-    def raise_aicrowd_error(self, msg: str) -> None:
-        raise NameError(msg)
+    raise_aicrowd_error = staticmethod(raise_aicrowd_error)
 
     def separate_music_file(self, mixed_sound_array: np.ndarray, sample_rate: int
                             ) -> tuple[dict[str, np.ndarray], dict[str, int]]:

@@ -21,8 +21,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from models.contract import TIME_FACTOR
+
 from .check_config import load_and_check
-from .smoke import TIME_FACTOR
 
 LFS_THRESHOLD = 5 * 1024 * 1024
 WEIGHTS_FOLDER = "my_submission/weights"

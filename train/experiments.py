@@ -31,6 +31,7 @@ from pathlib import Path
 import yaml
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from models import TARGETS
 from models.atomic import write_text
 from train.config import ExperimentConfig, load_config
 
@@ -152,7 +153,7 @@ def tables(runs: Sequence[Run], width: float = 1.0, depth: float = 1.0) -> str:
         runs, baseline, ["n_heads"], ["number of heads", "attention encoder dim"],
         lambda r: [str(r.config.model.n_heads), str(r.config.model.enc_dim) if r.config.model.n_heads else "-"],
         lambda r: (r.config.model.n_heads, r.config.model.enc_dim if r.config.model.n_heads else 0))
-    targets = ["bass", "drums", "other", "vocals"]
+    targets = list(TARGETS)
     every = markdown_table(
         ["run", "config", *targets, "mean"],
         [[r.config.name, str(r.path), *(r.sdr(t) for t in targets), r.sdr()] for r in runs])

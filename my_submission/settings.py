@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import torch
 
-from models.apply import PRECISIONS
+from models.apply import Chunking
 
 
 @dataclass(frozen=True)
@@ -28,14 +28,10 @@ class InferenceSettings:
     progress: bool = False
 
     def __post_init__(self) -> None:
-        if not self.window > 0:
-            raise ValueError(f"inference window must be > 0 seconds, got {self.window}")
-        if not 0 < self.hop <= self.window:
-            raise ValueError(f"inference hop must be in (0, window={self.window}] seconds, got {self.hop}")
-        if self.batch_size < 1:
-            raise ValueError(f"inference batch_size must be >= 1, got {self.batch_size}")
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"inference precision must be one of {PRECISIONS}, got {self.precision!r}")
+        try:
+            Chunking(self.window, self.hop, self.batch_size, "cpu", self.precision)
+        except ValueError as e:
+            raise ValueError(f"inference {e}") from None
         if self.device != "auto":
             try:
                 torch.device(self.device)
@@ -48,3 +44,7 @@ class InferenceSettings:
         if self.device == "auto":
             return torch.device("cuda" if torch.cuda.is_available() else "cpu")
         return torch.device(self.device)
+
+    def chunking(self) -> Chunking:
+        """These settings as the value ``models.separate`` takes (the device resolved)."""
+        return Chunking(self.window, self.hop, self.batch_size, self.torch_device(), self.precision)

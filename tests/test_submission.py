@@ -100,8 +100,8 @@ def test_bsrnn_matches_the_chunked_routine_per_target(bsrnn, weights_folder):
     _check_contract(stems, rates, mix, RATE)
     for target in INSTRUMENTS:
         network = models.load_model(weights_folder / f"{target}.safetensors")
-        expected = models.separate(network, torch.from_numpy(mix.T.astype(np.float32)), 1, RATE, 0.25, 0.1, 4,
-                                   precision=SHORT.precision)[0]
+        expected = models.separate(network, torch.from_numpy(mix.T.astype(np.float32)), 1, RATE,
+                                   SHORT.chunking())[0]
         np.testing.assert_allclose(stems[target], np.clip(expected.numpy().T, -1, 1), atol=1e-5)
     assert not np.allclose(stems["vocals"], stems["bass"])
 
@@ -215,8 +215,8 @@ def test_weights_folder_layouts_and_errors(tmp_path):
     assert [p.targets for p in model.parts] == [("bass", "drums", "other", "vocals")]
     mix = _music(seconds=0.4)
     stems, _ = model.separate_music_file(mix, RATE)
-    expected = models.separate(multi.eval(), torch.from_numpy(mix.T.astype(np.float32)), 4, RATE, 0.25, 0.1, 4,
-                               precision=SHORT.precision)
+    expected = models.separate(multi.eval(), torch.from_numpy(mix.T.astype(np.float32)), 4, RATE,
+                               SHORT.chunking())
     np.testing.assert_allclose(stems["other"], np.clip(expected[2].numpy().T, -1, 1), atol=1e-5)
     save_model(build_model(BSRNNConfig(targets=["vocals"], **TINY)), tmp_path / "vocals.safetensors")
     with pytest.raises(ValueError, match="vocals is output by both all.safetensors and vocals.safetensors"):

@@ -12,7 +12,7 @@ from lightning.pytorch.loggers import TensorBoardLogger
 from torch.utils.data import DataLoader
 
 from evaluator.metrics import global_sdr
-from models import build_model, separate
+from models import Chunking, build_model, separate
 from train.config import ExperimentConfig
 from train.loader import EpochDataset, RankBatches, ResumableLoader, collate_pairs
 from train.losses import SeparationLoss
@@ -130,8 +130,8 @@ class SeparationModule(pl.LightningModule):
         track = self.data.valid_tracks[index]
         mixture = torch.from_numpy(np.ascontiguousarray(track.read("mixture").T))
         valid = self.config.validation
-        estimates = separate(self.model, mixture, len(self.targets), track.sample_rate, valid.window, valid.hop,
-                             valid.batch, device=self.device)
+        estimates = separate(self.model, mixture, len(self.targets), track.sample_rate,
+                             Chunking(valid.window, valid.hop, valid.batch, self.device))
         for j, target in enumerate(self.targets):
             self._sdr_sum[index, j] = global_sdr(track.read(target), estimates[j].T.numpy())
         self._sdr_sum[index, -1] = 1.0

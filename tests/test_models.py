@@ -13,7 +13,7 @@ from safetensors.torch import save_file
 
 import models
 from models import BSRNNConfig, Chunking, band_widths, build_model, load_model, save_model, separate
-from models.reference import reference_forward
+from tests.reference import reference_forward
 
 SMALL = dict(feature_dim=8, num_repeat=1)
 VARIANTS = {

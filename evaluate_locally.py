@@ -18,6 +18,7 @@ import dataclasses
 import sys
 from pathlib import Path
 
+from evaluator.cache import cache_dir
 from evaluator.harness import METRICS, evaluate
 from evaluator.metrics import BACKENDS
 from evaluator.report import markdown_table, official_lines, timing_lines, write_reports
@@ -29,9 +30,8 @@ from my_submission.identity_model import IdentityModel
 from my_submission.user_config import MySeparationModel
 from tools.model_flags import add_settings_flags, construct_model, import_model_class, settings_from_flags
 
-REPO = Path(__file__).resolve().parent
 OFFICIAL_DATA = Path("public_dataset/MUSDB18-7-WAV/test")
-DEFAULT_TEST_SET_DIR = REPO / ".cache" / "default-testset"
+DEFAULT_TEST_SET_DIR = cache_dir("default-testset")
 IDENTITY = "my_submission.identity_model.IdentityModel"
 
 

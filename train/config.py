@@ -22,12 +22,84 @@ from omegaconf.errors import OmegaConfBaseException
 
 from models import BSRNNConfig
 from models.atomic import write_text
-from train.data import DataConfig
+from train import datasets
 from train.losses import LOSS_KINDS
 
+DATA_KINDS = ("synthetic", *datasets.KINDS)
 SCHEDULERS = ("step", "plateau")
 SECTIONS = ("model", "data", "loss", "optim", "trainer", "validation")
 PRECISIONS = ("32", "bf16-mixed", "16-mixed")
+
+
+@dataclass
+class DataConfig:
+    """Where the training data comes from and how items are drawn.
+
+    kind: ``synthetic`` (generated once into a cache folder), ``musdb18hq`` (WAV folders), ``musdb18``
+        (``.stem.mp4``) or ``sdx23`` (the label-noise or bleeding set).
+    root: the dataset folder (for ``synthetic``: where to cache it, default ``.cache/synthetic`` in the repo).
+    valid_tracks: ``"official"`` (MUSDB18's split; the default for the MUSDB18 kinds), a list of track names, or
+        a text file with one name per line. Required for ``sdx23``; not used by ``synthetic``.
+    segment_seconds / samples_per_epoch: length and number of training items per epoch.
+    sad: source activity detection on (the paper) or off (uniform excerpts); its index is cached in
+        ``sad_cache`` (default ``.cache/sad/<kind>-<hash of root>.json`` in the repo, ``evaluator.cache``).
+    cache_audio: hold every training stem in memory (float32: about 340 MB per 4-minute stereo track).
+    gain_db / drop_prob / swap_prob: the augmentations.
+    num_workers: DataLoader worker processes for the training set.
+    synthetic_*: size, track length (s) and seed of the generated set.
+    valid_limit: use only the first N validation tracks.
+    """
+
+    kind: str = "synthetic"
+    root: str | None = None
+    valid_tracks: list[str] | str | None = None
+    segment_seconds: float = 3.0
+    samples_per_epoch: int = 10000
+    sad: bool = True
+    cache_audio: bool = False
+    gain_db: float = 10.0
+    drop_prob: float = 0.1
+    swap_prob: float = 0.5
+    num_workers: int = 0
+    synthetic_tracks: int = 16
+    synthetic_valid_tracks: int = 2
+    synthetic_duration: float = 20.0
+    synthetic_seed: int = 0
+    valid_limit: int | None = None
+    sad_cache: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in DATA_KINDS:
+            raise ValueError(f"DataConfig.kind: expected one of {DATA_KINDS}, got {self.kind!r}")
+        if self.kind != "synthetic" and not self.root:
+            raise ValueError(f"DataConfig.root: kind {self.kind!r} needs the dataset folder")
+        if self.kind == "synthetic" and self.valid_tracks is not None:
+            raise ValueError("DataConfig.valid_tracks: not used by kind 'synthetic' (it generates its own "
+                             "validation tracks; set synthetic_valid_tracks)")
+        names = self.valid_tracks
+        if not (names is None or isinstance(names, str)
+                or (isinstance(names, (list, tuple)) and all(isinstance(n, str) for n in names))):
+            raise ValueError("DataConfig.valid_tracks: expected 'official', a list of track names or a path to a "
+                             f"text file, got {self.valid_tracks!r}")
+        for name in ("segment_seconds", "synthetic_duration"):
+            if not isinstance(getattr(self, name), (int, float)) or getattr(self, name) <= 0:
+                raise ValueError(f"DataConfig.{name}: expected a positive number, got {getattr(self, name)!r}")
+        for name in ("samples_per_epoch", "synthetic_tracks"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                raise ValueError(f"DataConfig.{name}: expected a positive integer, got {getattr(self, name)!r}")
+        for name in ("num_workers", "synthetic_valid_tracks", "synthetic_seed"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 0:
+                raise ValueError(f"DataConfig.{name}: expected an integer >= 0, got {getattr(self, name)!r}")
+        for name in ("sad", "cache_audio"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"DataConfig.{name}: expected true or false, got {getattr(self, name)!r}")
+        if not isinstance(self.gain_db, (int, float)) or self.gain_db < 0:
+            raise ValueError(f"DataConfig.gain_db: expected a number >= 0 (dB), got {self.gain_db!r}")
+        for name in ("drop_prob", "swap_prob"):
+            if not isinstance(getattr(self, name), (int, float)) or not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"DataConfig.{name}: expected a probability in [0, 1], got {getattr(self, name)!r}")
+        if self.valid_limit is not None and (not isinstance(self.valid_limit, int) or self.valid_limit < 1):
+            raise ValueError(f"DataConfig.valid_limit: expected a positive integer or None, got {self.valid_limit!r}")
 
 
 @dataclass

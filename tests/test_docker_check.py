@@ -141,12 +141,9 @@ Successfully tagged bsrnn-sdx:local
 
 
 def test_rebuilt_steps_are_read_from_the_classic_builder_output():
-    assert rebuilt_steps(CLASSIC_BUILD_OUTPUT) == (5, ["ARG BASE_IMAGE=debian:bookworm-slim",
-                                                       "COPY --chown=1001:1001 . /home/aicrowd",
+    assert rebuilt_steps(CLASSIC_BUILD_OUTPUT) == (5, ["COPY --chown=1001:1001 . /home/aicrowd",
                                                        'CMD ["python", "-m", "my_submission.smoke"]'])
     all_cached = re.sub(r"( ---> (5e6f|Running in 77aa))", r" ---> Using cache\n\1", CLASSIC_BUILD_OUTPUT)
-    all_cached = all_cached.replace("Step 1/5 : ARG BASE_IMAGE=debian:bookworm-slim\n",
-                                    "Step 1/5 : ARG BASE_IMAGE=debian:bookworm-slim\n ---> Using cache\n")
     assert rebuilt_steps(all_cached) == (5, [])
 
 

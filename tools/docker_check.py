@@ -278,14 +278,15 @@ class WheelServer:
 
 def rebuilt_steps(build_output: str) -> tuple[int, list[str]]:
     """From the classic builder's output: the number of steps and the instructions that were not taken from the
-    cache (``FROM`` excluded: it only names the base)."""
-    steps, rebuilt, current, cached = 0, [], None, False
+    cache (``FROM`` and the ``ARG`` before it excluded: they make no layer)."""
+    steps, rebuilt, current, cached, layered = 0, [], None, False, False
     for line in [*build_output.splitlines(), "Step end"]:
         if line.startswith("Step "):
-            if current is not None and not cached and not current.startswith("FROM"):
+            if current is not None and layered and not cached and not current.startswith("FROM"):
                 rebuilt.append(current)
             steps += 1
             current, cached = line.split(" : ", 1)[-1].strip(), False
+            layered = layered or current.startswith("FROM")
         elif "Using cache" in line:
             cached = True
     return steps - 1, rebuilt

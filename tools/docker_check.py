@@ -242,7 +242,7 @@ class WheelServer:
 
     def __init__(self, folder: Path):
         self.folder = folder
-        self.port = self._free_port(stable_port(str(folder.resolve())))
+        self.port = self._free_port(stable_port(folder.name))  # the same in every clone: one shared layer cache
         self.url = f"http://127.0.0.1:{self.port}/"
         self.process: subprocess.Popen | None = None
 

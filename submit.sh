@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Submit to the challenge: ./submit.sh <name> [--dry-run] [--remote aicrowd] [--force]
+# Submit to the challenge: ./submit.sh <name> [--dry-run] [--docker] [--remote aicrowd] [--force]
 # Pre-flight checks, then commit, tag submission-<name> and push branch and tag (see tools/submit.py).
 set -euo pipefail
 cd "$(dirname "$0")"

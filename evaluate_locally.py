@@ -18,20 +18,20 @@ import dataclasses
 import sys
 from pathlib import Path
 
-from evaluator.harness import METRICS, TIME_FACTOR, evaluate
+from evaluator.cache import cache_dir
+from evaluator.harness import METRICS, evaluate
 from evaluator.metrics import BACKENDS
 from evaluator.report import markdown_table, official_lines, timing_lines, write_reports
 from evaluator.synthetic import DEFAULT_TEST_SET, ensure_dataset
 from evaluator.tracks import STEMS, find_tracks
-from my_submission.bsrnn_model import BSRNNModel, WeightsNotFoundError, find_weight_files, weights_dir
+from models.contract import TIME_FACTOR
+from my_submission.bsrnn_model import WEIGHTS_DIR, BSRNNModel, WeightsNotFoundError, find_weight_files
 from my_submission.identity_model import IdentityModel
-from my_submission.separate import add_settings_flags, apply_settings_flags
-from my_submission.separation_model import import_model_class
 from my_submission.user_config import MySeparationModel
+from tools.model_flags import add_settings_flags, construct_model, import_model_class, settings_from_flags
 
-REPO = Path(__file__).resolve().parent
 OFFICIAL_DATA = Path("public_dataset/MUSDB18-7-WAV/test")
-DEFAULT_TEST_SET_DIR = REPO / ".cache" / "default-testset"
+DEFAULT_TEST_SET_DIR = cache_dir("default-testset")
 IDENTITY = "my_submission.identity_model.IdentityModel"
 
 
@@ -48,7 +48,7 @@ def resolve_data(data: Path | None) -> Path:
     return ensure_dataset(DEFAULT_TEST_SET_DIR, progress=True, **DEFAULT_TEST_SET)
 
 
-def resolve_model(name: str | None) -> tuple[type, str, dict]:
+def resolve_model(name: str | None, weights_dir: Path | None = None) -> tuple[type, str, dict]:
     """The model class to run, its dotted name, and what identifies its weights (for re-use of scores)."""
     if name is not None:
         return import_model_class(name), name, {}
@@ -56,7 +56,7 @@ def resolve_model(name: str | None) -> tuple[type, str, dict]:
         cls = MySeparationModel
         return cls, f"{cls.__module__}.{cls.__qualname__}", {}
     try:
-        files = find_weight_files(weights_dir())
+        files = find_weight_files(weights_dir or WEIGHTS_DIR)
     except WeightsNotFoundError as e:
         print(f"model: NO BUNDLED WEIGHTS ({e}).\n"
               "model: falling back to the identity baseline (every instrument = the mixture); train a model and "
@@ -87,12 +87,12 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.limit is not None and args.limit < 1:
         sys.exit(f"evaluate_locally: --limit must be >= 1, got {args.limit}")
-    settings = apply_settings_flags(args)
+    settings = settings_from_flags(args)
     tracks = find_tracks(resolve_data(args.data))[:args.limit]
-    cls, name, identity = resolve_model(args.model)
+    cls, name, identity = resolve_model(args.model, args.weights)
 
     def make_model():
-        model = cls()
+        model = construct_model(cls, settings, args.weights)
         model.active_targets = tuple(args.targets)
         return model
 

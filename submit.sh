@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Submit to the challenge: ./submit.sh <name> [--dry-run] [--remote aicrowd] [--force]
-# Pre-flight checks, then commit, tag submission-<name> and push branch and tag (see my_submission/submit.py).
+# Submit to the challenge: ./submit.sh <name> [--dry-run] [--docker] [--remote aicrowd] [--force]
+# Pre-flight checks, then commit, tag submission-<name> and push branch and tag (see tools/submit.py).
 set -euo pipefail
 cd "$(dirname "$0")"
 PYTHON="${PYTHON:-}"
 if [ -z "$PYTHON" ]; then
   if [ -x .venv/bin/python ]; then PYTHON=.venv/bin/python; else PYTHON=python3; fi
 fi
-exec "$PYTHON" -m my_submission.submit "$@"
+exec "$PYTHON" -m tools.submit "$@"

@@ -16,9 +16,9 @@ import argparse
 import math
 
 from models import BSRNNConfig
+from models.contract import INSTRUMENTS
 
 T4_PEAK_TFLOPS = {"fp16 tensor cores": 65.0, "fp32": 8.1}  # NVIDIA T4 datasheet
-INSTRUMENTS = ("bass", "drums", "other", "vocals")
 
 
 def frames(config: BSRNNConfig, seconds: float) -> int:

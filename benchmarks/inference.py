@@ -34,10 +34,11 @@ from pathlib import Path
 
 import numpy as np
 
+from models.contract import INSTRUMENTS
+
 from .machine import describe_machine, load
 
 ROOT = Path(__file__).resolve().parent.parent
-INSTRUMENTS = ("bass", "drums", "other", "vocals")
 LAYOUTS = ("per-target", "multi")
 DEFAULT_CONFIGS = ("per-target:fp32:3:3:4", "per-target:bf16:3:3:4", "per-target:bf16:3:3:1",
                    "per-target:bf16:3:1.5:4", "multi:fp32:3:3:4", "multi:bf16:3:3:4", "multi:fp32:3:1.5:4",

@@ -24,8 +24,8 @@ from contextlib import nullcontext
 import torch
 
 from models import BSRNN, BSRNNConfig, build_model
-from models.reference import reference_forward
 from models.sequence import ResidualSequence
+from tests.reference import reference_forward
 
 from .machine import describe_machine, load
 

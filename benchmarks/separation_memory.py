@@ -48,15 +48,15 @@ def make_track(seconds: float) -> np.ndarray:
 def tiny_weights(folder: Path) -> None:
     import torch
 
-    from models import BSRNNConfig, build_model, save_model
+    from models import TARGETS, BSRNNConfig, build_model, save_model
 
-    for i, target in enumerate(("bass", "drums", "other", "vocals")):
+    for i, target in enumerate(TARGETS):
         torch.manual_seed(i)
         config = BSRNNConfig(targets=[target], feature_dim=8, num_repeat=1, band_scheme=[[4000.0, 2000.0]])
         save_model(build_model(config), folder / f"{target}.safetensors")
 
 
-def child(model_name: str, seconds: float, threads: int) -> dict:
+def child(model_name: str, seconds: float, threads: int, weights: Path) -> dict:
     """Run one measurement in this process (a fresh one)."""
     import torch
 
@@ -70,7 +70,7 @@ def child(model_name: str, seconds: float, threads: int) -> dict:
     else:
         from my_submission.bsrnn_model import BSRNNModel
 
-        model = BSRNNModel()
+        model = BSRNNModel(weights_dir=weights)
     mix = make_track(seconds)
     gc.collect()
     with PeakMemory() as memory:
@@ -83,10 +83,9 @@ def child(model_name: str, seconds: float, threads: int) -> dict:
 
 
 def measure(model_name: str, seconds: float, threads: int, weights: Path) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BSRNN_")}
-    env.update(PYTHONPATH=str(ROOT), BSRNN_WEIGHTS_DIR=str(weights), OMP_NUM_THREADS=str(threads))
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": str(threads)}
     out = subprocess.run([sys.executable, "-m", "benchmarks.separation_memory", "--child", model_name, str(seconds),
-                          str(threads)], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+                          str(threads), str(weights)], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -96,10 +95,10 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", choices=("identity", "tiny"), default=["identity", "tiny"])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--child", nargs=3, metavar=("MODEL", "SECONDS", "THREADS"), help=argparse.SUPPRESS)
+    parser.add_argument("--child", nargs=4, metavar=("MODEL", "SECONDS", "THREADS", "WEIGHTS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(child(args.child[0], float(args.child[1]), int(args.child[2]))))
+        print(json.dumps(child(args.child[0], float(args.child[1]), int(args.child[2]), Path(args.child[3]))))
         return
     print(f"{describe_machine()}; {args.threads} threads per run; load average {load():.1f} at start")
     print("| model | track | runs | real-time factor (median) | peak growth MB (median) | one track copy MB "

@@ -23,13 +23,13 @@ import numpy as np
 import soundfile as sf
 from tqdm import tqdm
 
+from models.atomic import write_text
+from models.contract import TIME_FACTOR
 from my_submission.aicrowd_wrapper import AIcrowdWrapper
-from my_submission.atomic import write_text
 
 from .metrics import chunk_sdr, global_sdr
 from .tracks import STEMS, Track, TrackError
 
-TIME_FACTOR = 1.57  # the grader's limit: each track separated within 1.57 x its duration
 METRICS = ("global", "museval", "both")
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from my_submission.atomic import write_text
+from models.atomic import write_text
 
 from .harness import TrackResult, scored_targets
 from .tracks import STEMS

@@ -16,7 +16,7 @@ import numpy as np
 import soundfile as sf
 
 from evaluator.tracks import STEMS, Track, TrackError, open_track
-from my_submission.atomic import atomic_path
+from models.atomic import atomic_path
 
 CLIP_NAME = "The Easton Ellises - Falcon 69"
 _STREAMS = {"drums": 1, "bass": 2, "other": 3, "vocals": 4}  # stream index of each stem in the .stem.mp4

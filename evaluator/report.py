@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from my_submission.atomic import atomic_path, write_text
+from models.atomic import atomic_path, write_text
 
 from .harness import TrackResult, scored_targets
 from .html_report import write_html_report

@@ -41,7 +41,7 @@ from scipy import signal
 from tqdm import tqdm
 
 from evaluator.tracks import STEMS, TrackError, open_track
-from my_submission.atomic import write_text
+from models.atomic import write_text
 
 GENERATOR_VERSION = 2  # bump whenever the audio for a given seed changes, so cached datasets are regenerated
 DEFAULT_TEST_SET = dict(n_tracks=8, duration=10.0, seed=2023)  # the evaluator's embedded test set

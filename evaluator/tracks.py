@@ -11,11 +11,28 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import soundfile as sf
 
-STEMS = ("bass", "drums", "other", "vocals")
+from models.contract import INSTRUMENTS
+
+STEMS = INSTRUMENTS
+
+
+class TrackSource(Protocol):
+    """What the kit needs of a track, whatever its storage (``Track`` here, ``train.datasets.StemFileTrack``):
+    its shape, each stem's file, and reads of any span of a stem or the mixture."""
+
+    name: str
+    sample_rate: int
+    frames: int
+    channels: int
+
+    def stem_path(self, stem: str) -> Path: ...
+
+    def read(self, stem: str, start: int = 0, frames: int = -1) -> np.ndarray: ...
 
 
 class TrackError(ValueError):

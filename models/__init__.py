@@ -1,6 +1,6 @@
 """Band-Split RNN models: band schemes, the network and its variants, weight files, chunked inference."""
 
-from .apply import separate
+from .apply import Chunking, separate
 from .bands import SCHEMES, band_widths
 from .bsrnn import BSRNN
 from .config import TARGETS, BSRNNConfig
@@ -14,5 +14,5 @@ def build_model(config: BSRNNConfig | dict) -> BSRNN:
     return BSRNN(config)
 
 
-__all__ = ["BSRNN", "BSRNNConfig", "SCHEMES", "TARGETS", "band_widths", "build_model", "load_model",
+__all__ = ["BSRNN", "BSRNNConfig", "Chunking", "SCHEMES", "TARGETS", "band_widths", "build_model", "load_model",
            "read_config", "save_model", "separate"]

@@ -9,8 +9,10 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 import torch
+from tqdm import tqdm
 
 Model = Callable[[torch.Tensor], torch.Tensor]  # (batch, channels, samples) -> (batch, targets, channels, samples)
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")  # "auto": see resolve_precision
@@ -72,37 +74,57 @@ def _batches(starts: list[int], size: int) -> Iterator[list[int]]:
         yield starts[i:i + size]
 
 
+@dataclass(frozen=True)
+class Chunking:
+    """How :func:`separate` walks a signal: ``window`` seconds per chunk, a chunk every ``hop`` seconds,
+    ``batch_size`` chunks per forward pass, on ``device``, in ``precision`` (one of ``PRECISIONS``)."""
+
+    window: float = 3.0
+    hop: float = 0.5
+    batch_size: int = 4
+    device: str | torch.device = "cpu"
+    precision: str = "fp32"
+
+    def __post_init__(self) -> None:
+        if not self.window > 0:
+            raise ValueError(f"window must be > 0 seconds, got {self.window}")
+        if not 0 < self.hop <= self.window:
+            raise ValueError(f"hop must be in (0, window={self.window}] seconds, got {self.hop}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+
+
 @torch.inference_mode()
-def separate(model: Model, mix: torch.Tensor, n_targets: int, sample_rate: int, window_seconds: float = 3.0,
-             hop_seconds: float = 0.5, batch_size: int = 4, device: str | torch.device = "cpu",
-             precision: str = "fp32", progress: Callable[[int], None] | None = None) -> torch.Tensor:
+def separate(model: Model, mix: torch.Tensor, n_targets: int, sample_rate: int, chunking: Chunking = Chunking(),
+             progress: bool = False) -> torch.Tensor:
     """Separate ``mix`` shaped ``(channels, samples)`` into ``(n_targets, channels, samples)`` (float32, on CPU).
 
-    Windows of ``window_seconds`` start every ``hop_seconds``; ``batch_size`` windows go through the
-    model together. Overlapping windows are cross-faded with a raised-cosine weight and normalised by
-    the summed weight, so a model that returns its input returns the mixture unchanged. ``precision``
-is ``fp32``, ``bf16`` or ``fp16`` autocast, or ``auto`` (:func:`resolve_precision`). Memory is
-    the output itself plus one batch of windows. ``progress`` is called with the number of windows
-    done after each batch.
+    Windows of ``chunking.window`` seconds start every ``chunking.hop`` seconds; ``chunking.batch_size``
+    windows go through the model together. Overlapping windows are cross-faded with a raised-cosine
+    weight and normalised by the summed weight, so a model that returns its input returns the mixture
+    unchanged. ``chunking.precision`` is ``fp32``, ``bf16`` or ``fp16`` autocast, or ``auto``
+    (:func:`resolve_precision`). Memory is the output itself plus one batch of windows. ``progress``
+    shows a bar over the windows.
     """
     if mix.dim() != 2:
         raise ValueError(f"separate expects (channels, samples), got shape {tuple(mix.shape)}")
     channels, length = mix.shape
     if length == 0:
         raise ValueError("separate got an empty signal (0 samples)")
-    window = max(1, round(window_seconds * sample_rate))
-    hop = max(1, round(hop_seconds * sample_rate))
-    if hop > window:
-        raise ValueError(f"hop ({hop_seconds} s) must not exceed the window ({window_seconds} s)")
-    device = torch.device(device)
+    window = max(1, round(chunking.window * sample_rate))
+    hop = max(1, round(chunking.hop * sample_rate))
+    device = torch.device(chunking.device)
     starts = window_starts(length, window, hop)
     span = min(window, length)
     weight = crossfade_window(span) if len(starts) > 1 else torch.ones(span)
     out = torch.zeros(n_targets, channels, length)
     total = torch.zeros(length)
     mix = mix.float()
-    with autocast(device, precision):
-        for group in _batches(starts, batch_size):
+    with autocast(device, chunking.precision), \
+            tqdm(total=len(starts), unit="window", desc="separating", leave=False, disable=not progress) as bar:
+        for group in _batches(starts, chunking.batch_size):
             chunk = torch.zeros(len(group), channels, span)
             for i, s in enumerate(group):
                 piece = mix[:, s:s + span]
@@ -115,7 +137,6 @@ is ``fp32``, ``bf16`` or ``fp16`` autocast, or ``auto`` (:func:`resolve_precisio
                 n = min(span, length - s)
                 out[..., s:s + n] += est[i, ..., :n] * weight[:n]
                 total[s:s + n] += weight[:n]
-            if progress is not None:
-                progress(len(group))
+            bar.update(len(group))
     out /= total  # in place: no second copy of the whole output
     return out

@@ -72,18 +72,25 @@ def _uniform_per_band(rows: int, cols: int, fan_in: list[int] | int, widths: lis
     return weight
 
 
-class BandSplit(nn.Module):
+class BandRuns(nn.Module):
+    """A per-band layer's set-up: the band widths, their runs of similar width, and each run's layout."""
+
+    def __init__(self, widths: list[int], eps: float):
+        super().__init__()
+        self.widths = list(widths)
+        self.runs = contiguous_runs(widths)
+        self.layouts = nn.ModuleList(BandLayout(widths[a:b]) for a, b, _, _ in self.runs)
+        self.eps = eps
+
+
+class BandSplit(BandRuns):
     """Per-band LayerNorm over the band's features, then a per-band projection to ``dim``.
 
     Input ``(items, frames, n_features)``; output ``(bands, items, frames, dim)``.
     """
 
     def __init__(self, widths: list[int], dim: int, eps: float = 1e-5):
-        super().__init__()
-        self.widths = list(widths)
-        self.runs = contiguous_runs(widths)
-        self.layouts = nn.ModuleList(BandLayout(widths[a:b]) for a, b, _, _ in self.runs)
-        self.eps = eps
+        super().__init__(widths, eps)
         n = sum(widths)
         self.norm_weight = nn.Parameter(torch.ones(n))
         self.norm_bias = nn.Parameter(torch.zeros(n))
@@ -105,18 +112,14 @@ class BandSplit(nn.Module):
         return torch.einsum("btkf,kfn->kbtn", x, weight)
 
 
-class MaskEstimator(nn.Module):
+class MaskEstimator(BandRuns):
     """Per-band norm -> MLP (tanh) -> GLU output of that band's features.
 
     Input ``(bands, items, frames, dim)``; output ``(items, frames, n_features)``.
     """
 
     def __init__(self, widths: list[int], dim: int, hidden: int, hidden_layers: int = 1, eps: float = 1e-5):
-        super().__init__()
-        self.widths = list(widths)
-        self.runs = contiguous_runs(widths)
-        self.layouts = nn.ModuleList(BandLayout(widths[a:b]) for a, b, _, _ in self.runs)
-        self.eps = eps
+        super().__init__(widths, eps)
         k, n = len(widths), sum(widths)
         self.norm_weight = nn.Parameter(torch.ones(k, dim))
         self.norm_bias = nn.Parameter(torch.zeros(k, dim))

@@ -58,27 +58,40 @@ class BSRNN(nn.Module):
             {t: MaskEstimator(features, config.feature_dim, hidden, config.mask_hidden_layers) for t in self.targets})
         self.register_buffer("window", torch.hann_window(config.n_fft), persistent=False)
 
-    def _stft(self, x: torch.Tensor) -> torch.Tensor:
+    def stft(self, x: torch.Tensor) -> torch.Tensor:
+        """The model's STFT of ``(items, samples)``: complex ``(items, bins, frames)``."""
         return torch.stft(x, self.config.n_fft, self.config.hop_length, window=self.window, center=True,
                           pad_mode="constant", return_complex=True)
 
-    def forward(self, mix: torch.Tensor) -> torch.Tensor:
+    def analysis(self, mix: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(batch, channels, samples)`` -> its spectrogram ``(items, bins, frames)`` (items = batch x channels;
+        samples zero-padded to whole hops) and the band-split input ``(items, frames, 2 x bins)`` (real, imag)."""
         if mix.dim() != 3 or mix.shape[-1] == 0:
             raise ValueError(f"BSRNN expects (batch, channels, samples) with samples > 0, got {tuple(mix.shape)}")
         b, c, length = mix.shape
-        n_fft, hop = self.config.n_fft, self.config.hop_length
-        padded = max(n_fft, math.ceil(length / hop) * hop)
-        x = F.pad(mix.reshape(b * c, length).float(), (0, padded - length))
-        spec = self._stft(x)  # (items, bins, frames), complex
+        hop = self.config.hop_length
+        padded = max(self.config.n_fft, math.ceil(length / hop) * hop)
+        spec = self.stft(F.pad(mix.reshape(b * c, length).float(), (0, padded - length)))
         items, n_bins, frames = spec.shape
-        feats = torch.view_as_real(spec).transpose(1, 2).reshape(items, frames, 2 * n_bins)
+        return spec, torch.view_as_real(spec).transpose(1, 2).reshape(items, frames, 2 * n_bins)
+
+    def synthesis(self, spec: torch.Tensor, masks: list[torch.Tensor], shape: torch.Size) -> torch.Tensor:
+        """Apply one mask per target (each ``(items, frames, 2 x bins)``, real and imaginary parts) to ``spec``
+        and invert: ``(batch, targets, channels, samples)`` for an input of ``shape`` (batch, channels, samples)."""
+        b, c, length = shape
+        items, n_bins, frames = spec.shape
+        padded = (frames - 1) * self.config.hop_length  # a centred STFT has one frame per hop, plus one
+        estimates = []
+        for mask in masks:
+            mask = torch.view_as_complex(mask.float().reshape(items, frames, n_bins, 2).contiguous()).transpose(1, 2)
+            wave = torch.istft(spec * mask, self.config.n_fft, self.config.hop_length, window=self.window,
+                               center=True, length=padded)
+            estimates.append(wave[:, :length])
+        return torch.stack(estimates, 1).view(b, c, len(masks), length).transpose(1, 2)
+
+    def forward(self, mix: torch.Tensor) -> torch.Tensor:
+        spec, feats = self.analysis(mix)
         z = self.band_split(feats)  # (bands, items, frames, dim)
         for repeat in self.repeats:
-            z = repeat(z, c)
-        estimates = []
-        for head in self.masks.values():
-            mask = head(z).float().view(items, frames, n_bins, 2)
-            mask = torch.view_as_complex(mask).transpose(1, 2)
-            wave = torch.istft(spec * mask, n_fft, hop, window=self.window, center=True, length=padded)
-            estimates.append(wave[:, :length])
-        return torch.stack(estimates, 1).view(b, c, len(self.targets), length).transpose(1, 2)
+            z = repeat(z, mix.shape[1])
+        return self.synthesis(spec, [head(z) for head in self.masks.values()], mix.shape)

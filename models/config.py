@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .bands import SCHEMES, band_widths
+from .contract import INSTRUMENTS
 
-TARGETS = ("bass", "drums", "other", "vocals")
+TARGETS = INSTRUMENTS
 SEQUENCE_LAYERS = ("lstm", "gru", "conv")
 STEREO_MODES = ("batch", "tac")
 

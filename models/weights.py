@@ -10,8 +10,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
-from my_submission.atomic import atomic_path
-
+from .atomic import atomic_path
 from .bsrnn import BSRNN
 from .config import BSRNNConfig
 

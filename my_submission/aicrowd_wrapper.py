@@ -13,12 +13,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import numpy as np
 import soundfile as sf
 
-from .atomic import atomic_path
+from models.atomic import atomic_path
+from models.contract import INSTRUMENTS, check_output, raise_aicrowd_error
 
-INSTRUMENTS = ("bass", "drums", "other", "vocals")
 DEFAULT_DATASET_DIR = "./public_dataset/MUSDB18-7-WAV/test/"
 DEFAULT_PREDICTIONS_DIR = "./evaluator_outputs/"
 
@@ -32,7 +31,7 @@ class AIcrowdWrapper:
         self.dataset_dir = Path(os.getenv("AICROWD_DATASET_DIR") or dataset_dir)
         self.predictions_dir = Path(shared_dir) / "predictions" if shared_dir else Path(predictions_dir)
         if not self.dataset_dir.is_dir():
-            self.raise_aicrowd_error(f"dataset folder {self.dataset_dir} does not exist")
+            raise_aicrowd_error(f"dataset folder {self.dataset_dir} does not exist")
         self.predictions_dir.mkdir(parents=True, exist_ok=True)
         if model is None:
             from .user_config import MySeparationModel
@@ -40,28 +39,8 @@ class AIcrowdWrapper:
             model = MySeparationModel()
         self.model = model
 
-    def raise_aicrowd_error(self, msg: str) -> None:
-        raise NameError(msg)
-
-    def check_output(self, song: str, mixture: np.ndarray, sample_rate: int, stems: dict, rates: dict) -> None:
-        """Fail clearly when the model's answer for ``song`` would break the grader or the scorer."""
-        if not isinstance(stems, dict) or not isinstance(rates, dict):
-            self.raise_aicrowd_error(f"{song}: separate_music_file must return two dicts, got "
-                                     f"{type(stems).__name__} and {type(rates).__name__}")
-        for name, keys in (("separated arrays", set(stems)), ("sample rates", set(rates))):
-            if keys != set(INSTRUMENTS):
-                self.raise_aicrowd_error(f"{song}: the {name} are keyed {sorted(keys)}, expected {list(INSTRUMENTS)}")
-        for instrument in INSTRUMENTS:
-            stem = np.asarray(stems[instrument])
-            if stem.shape != mixture.shape:
-                self.raise_aicrowd_error(f"{song}/{instrument}: shape {stem.shape} differs from the mixture's "
-                                         f"{mixture.shape}; the scorer needs exactly the same shape")
-            if rates[instrument] != sample_rate:
-                self.raise_aicrowd_error(f"{song}/{instrument}: sample rate {rates[instrument]}, the mixture's is "
-                                         f"{sample_rate}")
-            if not np.isfinite(stem).all() or np.abs(stem).max(initial=0) > 1:
-                self.raise_aicrowd_error(f"{song}/{instrument}: values must be finite and inside [-1, 1] "
-                                         "(16-bit WAV would wrap them)")
+    raise_aicrowd_error = staticmethod(raise_aicrowd_error)
+    check_output = staticmethod(check_output)
 
     def save_prediction(self, song: str, stems: dict, rates: dict) -> Path:
         """Write each stem to ``<predictions_dir>/<song>/<instrument>.wav`` (soundfile defaults), atomically."""

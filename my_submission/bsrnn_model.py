@@ -2,8 +2,9 @@
 
 The folder holds one ``<instrument>.safetensors`` per instrument, or one multi-target file, or any
 mix of files that together cover the four instruments exactly once (each file's config says which
-instruments it outputs). ``BSRNN_WEIGHTS_DIR`` points elsewhere. Inference settings come from
-``InferenceSettings.from_env()``; the device is CUDA when available, else CPU, unless set.
+instruments it outputs). ``BSRNNModel(settings, weights_dir)`` takes other inference settings and
+another folder; the grader constructs it with no arguments (the defaults: ``InferenceSettings()``,
+``my_submission/weights``).
 """
 
 from __future__ import annotations
@@ -14,26 +15,20 @@ from pathlib import Path
 from models import load_model, read_config
 
 from .separation_model import INSTRUMENTS, Part, SeparationModel
+from .settings import InferenceSettings
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
-WEIGHTS_ENV = "BSRNN_WEIGHTS_DIR"
 
 
 class WeightsNotFoundError(FileNotFoundError):
     """The weights folder lacks the files that cover the four instruments."""
 
 
-def weights_dir() -> Path:
-    """The folder weights are loaded from: ``$BSRNN_WEIGHTS_DIR`` or ``my_submission/weights``."""
-    return Path(os.environ.get(WEIGHTS_ENV) or WEIGHTS_DIR)
-
-
 def find_weight_files(folder: Path) -> dict[Path, list[str]]:
     """The weight files of ``folder`` and the instruments each outputs; together they cover each instrument once."""
     if not folder.is_dir():
         raise WeightsNotFoundError(f"weights folder {folder} does not exist (expected "
-                                   f"{', '.join(i + '.safetensors' for i in INSTRUMENTS)}, or one multi-target file; "
-                                   f"set {WEIGHTS_ENV} to use another folder)")
+                                   f"{', '.join(i + '.safetensors' for i in INSTRUMENTS)}, or one multi-target file)")
     files = sorted(folder.glob("*.safetensors"))
     if not files:
         raise WeightsNotFoundError(f"weights folder {folder} has no .safetensors file (expected "
@@ -62,17 +57,18 @@ def find_weight_files(folder: Path) -> dict[Path, list[str]]:
 
 
 class BSRNNModel(SeparationModel):
-    """Band-Split RNN models loaded from the weights folder; constructed with no arguments, as the grader does."""
+    """Band-Split RNN models loaded from ``weights_dir`` (default ``my_submission/weights``), run with ``settings``
+    (default ``InferenceSettings()``); the grader constructs it with no arguments."""
 
-    def __init__(self) -> None:
-        folder = weights_dir()
-        files = find_weight_files(folder)
+    def __init__(self, settings: InferenceSettings | None = None, weights_dir: str | os.PathLike | None = None
+                 ) -> None:
+        files = find_weight_files(Path(weights_dir) if weights_dir is not None else WEIGHTS_DIR)
         parts, rate = [], None
         for path in files:
             model = load_model(path, "cpu")
             parts.append(Part(model, tuple(model.targets)))
             rate = model.config.sample_rate
-        super().__init__(parts, sample_rate=rate)
+        super().__init__(parts, rate, settings)
         for part in self.parts:
             part.network.to(self.device)
         self.weight_files = list(files)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 
 from .separation_model import INSTRUMENTS, Part, SeparationModel
+from .settings import InferenceSettings
 
 
 class CopyNetwork(torch.nn.Module):
@@ -27,12 +28,12 @@ class CopyNetwork(torch.nn.Module):
 class IdentityModel(SeparationModel):
     """Returns the mixture as the estimate of every instrument (no weights)."""
 
-    def __init__(self) -> None:
-        super().__init__([Part(CopyNetwork(len(INSTRUMENTS)), INSTRUMENTS)], sample_rate=44100)
+    def __init__(self, settings: InferenceSettings | None = None) -> None:
+        super().__init__([Part(CopyNetwork(len(INSTRUMENTS)), INSTRUMENTS)], 44100, settings)
 
 
 class QuarterMixtureModel(SeparationModel):
     """Returns a quarter of the mixture as the estimate of every instrument (no weights)."""
 
-    def __init__(self) -> None:
-        super().__init__([Part(CopyNetwork(len(INSTRUMENTS), gain=0.25), INSTRUMENTS)], sample_rate=44100)
+    def __init__(self, settings: InferenceSettings | None = None) -> None:
+        super().__init__([Part(CopyNetwork(len(INSTRUMENTS), gain=0.25), INSTRUMENTS)], 44100, settings)

@@ -7,21 +7,19 @@ channel handling, chunked inference (``models.separate``) and the output contrac
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from models import separate
-from models.apply import autocast, window_starts
+from models.apply import autocast
+from models.contract import INSTRUMENTS, raise_aicrowd_error
 
 from .audio import channel_groups, prepare_mix, restore
 from .settings import InferenceSettings
 
-INSTRUMENTS = ("bass", "drums", "other", "vocals")
 Network = Callable[[torch.Tensor], torch.Tensor]
 
 
@@ -47,7 +45,7 @@ class SeparationModel:
                              f"got {covered}")
         self.parts = list(parts)
         self.sample_rate = sample_rate
-        self.settings = settings or InferenceSettings.from_env()
+        self.settings = settings or InferenceSettings()
         self.device = self.settings.torch_device()
         self.active_targets: tuple[str, ...] = INSTRUMENTS
 
@@ -64,8 +62,7 @@ class SeparationModel:
     def instruments(self) -> list[str]:
         return list(INSTRUMENTS)
 
-    def raise_aicrowd_error(self, msg: str) -> None:
-        raise NameError(msg)
+    raise_aicrowd_error = staticmethod(raise_aicrowd_error)
 
     def separate_music_file(self, mixed_sound_array: np.ndarray, sample_rate: int
                             ) -> tuple[dict[str, np.ndarray], dict[str, int]]:
@@ -78,29 +75,19 @@ class SeparationModel:
         stems = {t: np.zeros((layout.frames, layout.channels), np.float32) for t in INSTRUMENTS}
         parts = [p for p in self.parts if set(p.targets) & set(self.active_targets)]
         groups = channel_groups(layout.channels)
-        bar = None
-        if self.settings.progress:
-            per_pass = len(window_starts(audio.shape[0], round(self.settings.window * self.sample_rate),
-                                         max(1, round(self.settings.hop * self.sample_rate))))
-            bar = tqdm(total=per_pass * len(parts) * len(groups), unit="window", desc="separating", leave=False)
-        try:
-            for group in groups:
-                # a stereo track is passed as a transposed view (no copy); other groups are small copies
-                mix = torch.from_numpy(audio.T if layout.channels == 2 else audio[:, group].T)
-                for part in parts:
-                    estimate = separate(part.network, mix, len(part.targets), self.sample_rate,
-                                        self.settings.window, self.settings.hop, self.settings.batch_size,
-                                        self.device, self.settings.precision,
-                                        None if bar is None else bar.update)
-                    for target, stem in zip(part.targets, estimate.numpy()):
-                        if target not in self.active_targets:
-                            continue
-                        stem = stem.T if group[0] != group[1] else stem.mean(0, keepdims=True).T
-                        stems[target][:, sorted(set(group))] = restore(stem, self.sample_rate, layout)
-                    del estimate
-        finally:
-            if bar is not None:
-                bar.close()
+        chunking = self.settings.chunking()
+        for group in groups:
+            # a stereo track is passed as a transposed view (no copy); other groups are small copies
+            mix = torch.from_numpy(audio.T if layout.channels == 2 else audio[:, group].T)
+            for part in parts:
+                estimate = separate(part.network, mix, len(part.targets), self.sample_rate, chunking,
+                                    self.settings.progress)
+                for target, stem in zip(part.targets, estimate.numpy()):
+                    if target not in self.active_targets:
+                        continue
+                    stem = stem.T if group[0] != group[1] else stem.mean(0, keepdims=True).T
+                    stems[target][:, sorted(set(group))] = restore(stem, self.sample_rate, layout)
+                del estimate
         for target, stem in stems.items():
             if not np.isfinite(stem).all():
                 self.raise_aicrowd_error(f"{type(self).__name__} produced NaN or infinite samples for {target}")
@@ -108,17 +95,3 @@ class SeparationModel:
         stems = {t: s.reshape(layout.shape) for t, s in stems.items()}
         return stems, {t: layout.sample_rate for t in INSTRUMENTS}
 
-
-def import_model_class(dotted: str) -> type:
-    """The class named by ``package.module.ClassName`` (or ``package.module:ClassName``)."""
-    module_name, sep, name = dotted.replace(":", ".").rpartition(".")
-    if not sep or not module_name:
-        raise ValueError(f"model {dotted!r}: expected a dotted path like my_submission.identity_model.IdentityModel")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as e:
-        raise ValueError(f"model {dotted!r}: cannot import module {module_name!r} ({e})") from None
-    cls = getattr(module, name, None)
-    if not isinstance(cls, type):
-        raise ValueError(f"model {dotted!r}: module {module_name!r} has no class {name!r}")
-    return cls

@@ -1,21 +1,17 @@
 """Inference settings of the submission: the one place that says how a model runs over a track.
 
-Defaults are below; every field can be overridden by an environment variable (``BSRNN_WINDOW=4``)
-or, in the command-line tools, by a flag (``--window 4``), which sets the same variable.
+Defaults are below; a model takes an ``InferenceSettings`` value (``BSRNNModel(settings=...)``), and
+the command-line tools build one from their flags (``--window 4``). To change what the grader runs,
+change the defaults here or bind settings in ``user_config.py``.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import os
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 import torch
 
-from models.apply import PRECISIONS
-
-ENV_PREFIX = "BSRNN_"
+from models.apply import Chunking
 
 
 @dataclass(frozen=True)
@@ -32,14 +28,10 @@ class InferenceSettings:
     progress: bool = False
 
     def __post_init__(self) -> None:
-        if not self.window > 0:
-            raise ValueError(f"inference window must be > 0 seconds, got {self.window}")
-        if not 0 < self.hop <= self.window:
-            raise ValueError(f"inference hop must be in (0, window={self.window}] seconds, got {self.hop}")
-        if self.batch_size < 1:
-            raise ValueError(f"inference batch_size must be >= 1, got {self.batch_size}")
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"inference precision must be one of {PRECISIONS}, got {self.precision!r}")
+        try:
+            Chunking(self.window, self.hop, self.batch_size, "cpu", self.precision)
+        except ValueError as e:
+            raise ValueError(f"inference {e}") from None
         if self.device != "auto":
             try:
                 torch.device(self.device)
@@ -47,38 +39,12 @@ class InferenceSettings:
                 raise ValueError(f"inference device must be 'auto' or a torch device (cpu, cuda, cuda:1), "
                                  f"got {self.device!r}") from None
 
-    @staticmethod
-    def env_name(field: str) -> str:
-        return ENV_PREFIX + field.upper()
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> InferenceSettings:
-        """The defaults, overridden by any ``BSRNN_<FIELD>`` variable set in ``environ`` (default ``os.environ``)."""
-        environ = os.environ if environ is None else environ
-        values = {}
-        for f in dataclasses.fields(cls):
-            raw = environ.get(cls.env_name(f.name))
-            if raw is None or raw == "":
-                continue
-            kind = type(f.default)
-            try:
-                if kind is bool:
-                    if raw.lower() not in ("0", "1", "true", "false", "yes", "no"):
-                        raise ValueError(raw)
-                    values[f.name] = raw.lower() in ("1", "true", "yes")
-                else:
-                    values[f.name] = kind(raw)
-            except ValueError:
-                raise ValueError(f"environment variable {cls.env_name(f.name)}={raw!r} is not a valid "
-                                 f"{kind.__name__}") from None
-        return cls(**values)
-
-    def to_env(self) -> dict[str, str]:
-        """The environment variables that reproduce these settings."""
-        return {self.env_name(k): str(int(v) if isinstance(v, bool) else v)
-                for k, v in dataclasses.asdict(self).items()}
-
     def torch_device(self) -> torch.device:
+        """The device to run on: ``device``, with ``auto`` resolved to CUDA when available, else CPU."""
         if self.device == "auto":
             return torch.device("cuda" if torch.cuda.is_available() else "cpu")
         return torch.device(self.device)
+
+    def chunking(self) -> Chunking:
+        """These settings as the value ``models.separate`` takes (the device resolved)."""
+        return Chunking(self.window, self.hop, self.batch_size, self.torch_device(), self.precision)

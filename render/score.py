@@ -99,7 +99,6 @@ STYLES = {
                   other=[("distorted guitar", 5), ("lead guitar", 2), ("crunch guitar", 2), ("strings", 1), ("organ", 1)]),
 }
 GENRES = tuple(STYLES)
-STEMS_ORDER = ("bass", "drums", "other", "vocals")
 SINGER_RANGES = {"female": (55, 76), "male": (43, 64)}  # MIDI
 
 # Register (MIDI) and how each "other" role plays.

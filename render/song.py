@@ -10,7 +10,8 @@ import math
 import numpy as np
 
 from render import instruments, production, voice
-from render.score import STEMS_ORDER, Part, Song, compose
+from models.contract import INSTRUMENTS
+from render.score import Part, Song, compose
 
 _BASS_SOUNDS = {
     "rock": ("finger bass", "pick bass", "pick bass"), "metal": ("pick bass", "finger bass"),
@@ -43,7 +44,7 @@ def render_song(seed: int, duration: float, sample_rate: int = 44100, genre: str
     n = round(duration * sample_rate)
     score_rng, sound_rng, mix_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(int(seed)).spawn(3))
     song = compose(score_rng, duration, genre)
-    dry = {stem: np.zeros((2, n), dtype=np.float32) for stem in STEMS_ORDER}
+    dry = {stem: np.zeros((2, n), dtype=np.float32) for stem in INSTRUMENTS}
     for part in song.parts:
         audio = _part_audio(song, part, sound_rng, n, sample_rate)
         audio = production.process(audio, production.part_chain(part.stem, part.role, song.genre, mix_rng),

@@ -27,7 +27,7 @@ import soundfile as sf
 from tqdm import tqdm
 
 from evaluator.tracks import STEMS, TrackError, open_track
-from my_submission.atomic import write_text
+from models.atomic import write_text
 from render.song import MIN_DURATION, render_song
 
 RENDER_VERSION = 1  # bump whenever the audio for a given seed changes, so cached datasets are rendered again

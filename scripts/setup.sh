@@ -2,13 +2,19 @@
 # Installs what the kit needs on a fresh Debian/Ubuntu machine: ffmpeg and libsndfile, and for the data renderer
 # FluidSynth, SoundFont banks and speech synthesisers (apt, when missing), then a virtual environment .venv with the
 # pinned Python dependencies (requirements-dev.txt: the kit, the renderer and the test tools).
+#   ./scripts/setup.sh [--docker]    --docker: also docker.io and debootstrap, for python -m tools.docker_check
 set -euo pipefail
 cd "$(dirname "$0")/.."
-APT_KIT=(ffmpeg libsndfile1)
-APT_RENDER=(fluidsynth fluid-soundfont-gm musescore-general-soundfont-small timgm6mb-soundfont avldrums.lv2-soundfont
-            festival festvox-us-slt-hts festvox-kallpc16k flite espeak-ng g++)
+APT=(ffmpeg libsndfile1
+     fluidsynth fluid-soundfont-gm musescore-general-soundfont-small timgm6mb-soundfont avldrums.lv2-soundfont
+     festival festvox-us-slt-hts festvox-kallpc16k flite espeak-ng g++)
+if [ "${1:-}" = "--docker" ]; then
+  APT+=(docker.io debootstrap)
+elif [ -n "${1:-}" ]; then
+  echo "setup.sh: unknown option '$1' (expected --docker or nothing)" >&2; exit 2
+fi
 missing=()
-for pkg in "${APT_KIT[@]}" "${APT_RENDER[@]}"; do
+for pkg in "${APT[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from models import BSRNNConfig, apply, build_model, separate
+from models import BSRNNConfig, Chunking, apply, build_model, separate
 from models.apply import resolve_precision
 
 
@@ -50,9 +50,6 @@ def test_separate_with_auto_runs_the_resolved_precision(monkeypatch, native):
     torch.manual_seed(0)
     model = build_model(BSRNNConfig(feature_dim=8, num_repeat=1)).eval()
     x = torch.randn(2, 12000)
-    args = (model, x, 1, 44100, 0.2, 0.1)
-    auto = separate(*args, precision="auto")
-    fp32 = separate(*args, precision="fp32")
-    bf16 = separate(*args, precision="bf16")
+    auto, fp32, bf16 = (separate(model, x, 1, 44100, Chunking(0.2, 0.1, precision=p)) for p in ("auto", "fp32", "bf16"))
     assert not torch.equal(fp32, bf16)  # the two precisions are distinguishable at all
     assert torch.equal(auto, bf16 if native else fp32)

@@ -7,7 +7,7 @@ import stat
 
 import pytest
 
-from my_submission.atomic import atomic_path, write_text
+from models.atomic import atomic_path, write_text
 
 
 def test_written_file_has_umask_permissions(tmp_path):

@@ -26,8 +26,7 @@ def test_bundled_weights_are_small_and_cover_the_four_instruments():
     assert sorted(t for f in files for t in read_config(f).targets) == ["bass", "drums", "other", "vocals"]
 
 
-def test_bundled_weights_beat_the_even_split_on_unseen_songs(monkeypatch):
-    monkeypatch.delenv("BSRNN_WEIGHTS_DIR", raising=False)
+def test_bundled_weights_beat_the_even_split_on_unseen_songs():
     model = BSRNNModel()
     gains: dict[str, list[float]] = {}
     for index in range(SONGS):

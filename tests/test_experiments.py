@@ -8,7 +8,7 @@ import pytest
 from torch.utils.tensorboard import SummaryWriter
 
 from train.config import load_config
-from train.experiments import Run, main, overlay_overrides, read_scores, run_overrides, tables
+from train.experiments import Run, main, read_scores, run_overrides, tables
 
 CONFIGS = Path(__file__).resolve().parents[1] / "train" / "configs"
 
@@ -68,11 +68,8 @@ def test_overlay_and_scale_make_the_reduced_runs(tmp_path):
     overlay = tmp_path / "overlay.yaml"
     overlay.write_text("data:\n  kind: synthetic\n  root: null\n  valid_tracks: null\n  segment_seconds: 1.0\n"
                        "optim:\n  epochs: 2\n")
-    flat = overlay_overrides(overlay)
-    assert flat == ["data.kind=\"synthetic\"", "data.root=null", "data.valid_tracks=null", "data.segment_seconds=1.0",
-                    "optim.epochs=2"]
-    big = run_overrides(CONFIGS / "seed" / "size-128x8.yaml", flat, 0.25, 0.5, str(tmp_path / "runs"), [])
-    config = load_config(CONFIGS / "seed" / "size-128x8.yaml", big)
+    big = run_overrides(CONFIGS / "seed" / "size-128x8.yaml", [overlay], 0.25, 0.5, str(tmp_path / "runs"), [])
+    config = load_config(CONFIGS / "seed" / "size-128x8.yaml", big, [overlay])
     assert (config.model.feature_dim, config.model.num_repeat) == (32, 4)
     assert config.data.segment_seconds == 1.0 and config.optim.epochs == 2
     assert Path(config.out_dir) == tmp_path / "runs" / "seed" / "size-128x8"
@@ -87,18 +84,19 @@ def test_overlay_must_be_a_mapping_without_base(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("base: base.yaml\n")
     with pytest.raises(ValueError, match="cannot have a 'base:'"):
-        overlay_overrides(bad)
+        load_config(CONFIGS / "seed" / "baseline.yaml", overlays=[bad])
     bad.write_text("- 1\n")
     with pytest.raises(ValueError, match="expected a mapping"):
-        overlay_overrides(bad)
+        load_config(CONFIGS / "seed" / "baseline.yaml", overlays=[bad])
 
 
 def test_scaled_tables_compare_with_the_scaled_baseline(tmp_path):
-    flat = ["data.kind=synthetic", "data.root=null", "data.valid_tracks=null"]
+    overlay = tmp_path / "overlay.yaml"
+    overlay.write_text("data: {kind: synthetic, root: null, valid_tracks: null}\n")
     runs = []
     for i, name in enumerate(["seed/baseline", "seed/size-128x8", "seed/layers-conv-lstm"]):
         path = CONFIGS / f"{name}.yaml"
-        run = Run(path, load_config(path, run_overrides(path, flat, 0.25, 0.5, str(tmp_path), [])))
+        run = Run(path, load_config(path, run_overrides(path, [overlay], 0.25, 0.5, str(tmp_path), []), [overlay]))
         fake_log(Path(run.config.out_dir), [{"valid/sdr": float(i), "valid/sdr_vocals": float(i)}])
         run.scores = read_scores(run.config.out_dir)
         runs.append(run)

@@ -33,9 +33,6 @@ def dataset(tmp_path_factory):
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch):
-    for name in ("WINDOW", "HOP", "BATCH_SIZE", "PRECISION", "DEVICE", "PROGRESS"):
-        monkeypatch.setenv(f"BSRNN_{name}", "")  # recorded, so whatever the CLIs under test export is undone
-        monkeypatch.delenv(f"BSRNN_{name}")
     monkeypatch.delenv("AICROWD_DATASET_DIR", raising=False)
     monkeypatch.delenv("AICROWD_PUBLIC_SHARED_DIR", raising=False)
 
@@ -157,9 +154,8 @@ def test_evaluate_locally_end_to_end(dataset, tmp_path, capsys):
                                                      "scores", "scores.txt", "sdr_per_track.png"]
 
 
-def test_without_weights_falls_back_to_identity(tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("BSRNN_WEIGHTS_DIR", str(tmp_path / "empty"))
-    cls, name, _ = evaluate_locally.resolve_model(None)
+def test_without_weights_falls_back_to_identity(tmp_path, capsys):
+    cls, name, _ = evaluate_locally.resolve_model(None, tmp_path / "empty")
     assert cls is IdentityModel and name == IDENTITY
     assert "NO BUNDLED WEIGHTS" in capsys.readouterr().err
 

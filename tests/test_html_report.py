@@ -96,8 +96,6 @@ def evaluated(tmp_path_factory):
     (data / "synth-0001").rename(data / ODD_NAME)
     out = root / "out"
     with pytest.MonkeyPatch.context() as mp:
-        for name in ("WINDOW", "HOP", "BATCH_SIZE", "PRECISION", "DEVICE", "PROGRESS"):
-            mp.delenv(f"BSRNN_{name}", raising=False)
         mp.delenv("AICROWD_DATASET_DIR", raising=False)
         mp.delenv("AICROWD_PUBLIC_SHARED_DIR", raising=False)
         assert evaluate_locally.main(["--data", str(data), "--outputs", str(out), "--model", IDENTITY]) == 0

@@ -55,7 +55,7 @@ def test_loss_stft_is_the_models_stft():
     model = build_model(config)
     loss = SeparationLoss(n_fft=config.n_fft, hop_length=config.hop_length)
     x = torch.randn(3, 4000)
-    assert torch.allclose(loss.spectrogram(x), model._stft(x), atol=1e-5)
+    assert torch.allclose(loss.spectrogram(x), model.stft(x), atol=1e-5)
 
 
 def test_bad_input_is_named():

@@ -12,8 +12,8 @@ import torch
 from safetensors.torch import save_file
 
 import models
-from models import BSRNNConfig, band_widths, build_model, load_model, save_model, separate
-from models.reference import reference_forward
+from models import BSRNNConfig, Chunking, band_widths, build_model, load_model, save_model, separate
+from tests.reference import reference_forward
 
 SMALL = dict(feature_dim=8, num_repeat=1)
 VARIANTS = {
@@ -214,7 +214,7 @@ def identity(batch: torch.Tensor) -> torch.Tensor:
 @pytest.mark.parametrize("window,hop", [(3.0, 0.5), (3.0, 3.0), (1.0, 0.3)])
 def test_separate_passes_an_identity_model_unchanged(length, window, hop):
     x = torch.randn(2, length)
-    y = separate(identity, x, 1, 44100, window, hop, batch_size=3)
+    y = separate(identity, x, 1, 44100, Chunking(window, hop, 3))
     assert y.shape == (1, 2, length)
     torch.testing.assert_close(y[0], x, rtol=0, atol=1e-5)
 
@@ -222,29 +222,29 @@ def test_separate_passes_an_identity_model_unchanged(length, window, hop):
 def test_separate_matches_whole_signal_where_windows_agree():
     # A model that scales by a constant is window-independent: chunked == whole.
     x = torch.randn(2, 44100 * 5)
-    y = separate(lambda b: torch.stack([0.5 * b, -b], 1), x, 2, 44100, 2.0, 0.7, batch_size=2)
+    y = separate(lambda b: torch.stack([0.5 * b, -b], 1), x, 2, 44100, Chunking(2.0, 0.7, 2))
     torch.testing.assert_close(y, torch.stack([0.5 * x, -x]), rtol=0, atol=1e-5)
 
 
 def test_separate_runs_a_real_model_and_checks_arguments():
     model = small().eval()
     x = torch.randn(2, 20000)
-    y = separate(model, x, 1, 44100, 0.2, 0.1, batch_size=4, precision="bf16")
+    y = separate(model, x, 1, 44100, Chunking(0.2, 0.1, 4, precision="bf16"))
     assert y.shape == (1, 2, 20000) and torch.isfinite(y).all()
     with pytest.raises(ValueError, match="empty"):
         separate(model, x[:, :0], 1, 44100)
     with pytest.raises(ValueError, match="hop"):
-        separate(model, x, 1, 44100, 1.0, 2.0)
+        separate(model, x, 1, 44100, Chunking(1.0, 2.0))
     with pytest.raises(ValueError, match="precision"):
-        separate(model, x, 1, 44100, precision="int4")
+        separate(model, x, 1, 44100, Chunking(precision="int4"))
 
 
 @pytest.mark.parametrize("precision", ["bf16", "fp32"])
 def test_autocast_output_close_to_fp32(precision):
     model = small(feature_dim=16, num_repeat=2, time_layer="gru", n_heads=1).eval()
     x = torch.randn(1, 2, 8000)
-    ref = separate(model, x[0], 1, 44100, 0.1, 0.05)
-    out = separate(model, x[0], 1, 44100, 0.1, 0.05, precision=precision)
+    ref = separate(model, x[0], 1, 44100, Chunking(0.1, 0.05))
+    out = separate(model, x[0], 1, 44100, Chunking(0.1, 0.05, precision=precision))
     err = (out - ref).square().sum() / ref.square().sum()
     assert float(err) < (1e-3 if precision == "bf16" else 1e-10)
     assert np.isfinite(out.numpy()).all()

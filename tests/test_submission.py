@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -12,23 +14,17 @@ from models import BSRNNConfig, build_model, save_model
 from my_submission.aicrowd_wrapper import AIcrowdWrapper
 from my_submission.bsrnn_model import BSRNNModel, WeightsNotFoundError
 from my_submission.identity_model import IdentityModel, QuarterMixtureModel
-from my_submission.separate import main as separate_main
-from my_submission.separation_model import INSTRUMENTS, Part, SeparationModel, import_model_class
+from my_submission.separation_model import INSTRUMENTS, Part, SeparationModel
 from my_submission.settings import InferenceSettings
+from tools.model_flags import add_settings_flags, construct_model, import_model_class, settings_from_flags
+from tools.separate import main as separate_main
 
 RATE = 44100
 TINY = dict(feature_dim=8, num_repeat=1, band_scheme=[[4000.0, 2000.0]])  # three bands: fast
 
 
-@pytest.fixture(autouse=True)
-def _short_windows(monkeypatch):
-    """Short windows so that even second-long test signals are cut into several overlapping chunks."""
-    for name in ("WINDOW", "HOP", "BATCH_SIZE", "PRECISION", "DEVICE", "PROGRESS"):
-        monkeypatch.setenv(f"BSRNN_{name}", "")  # recorded, so whatever the CLIs under test export is undone
-        monkeypatch.delenv(f"BSRNN_{name}")
-    monkeypatch.setenv("BSRNN_WINDOW", "0.25")
-    monkeypatch.setenv("BSRNN_HOP", "0.1")
-    monkeypatch.setenv("BSRNN_BATCH_SIZE", "4")
+# short windows, so that even second-long test signals are cut into several overlapping chunks
+SHORT = InferenceSettings(window=0.25, hop=0.1, batch_size=4)
 
 
 def _music(seconds: float = 1.3, channels: int = 2, rate: int = RATE, seed: int = 0, noise: float = 0.05
@@ -50,9 +46,8 @@ def weights_folder(tmp_path_factory):
 
 
 @pytest.fixture
-def bsrnn(weights_folder, monkeypatch) -> BSRNNModel:
-    monkeypatch.setenv("BSRNN_WEIGHTS_DIR", str(weights_folder))
-    return BSRNNModel()
+def bsrnn(weights_folder) -> BSRNNModel:
+    return BSRNNModel(SHORT, weights_folder)
 
 
 def _check_contract(stems: dict, rates: dict, mix: np.ndarray, rate: int) -> None:
@@ -64,7 +59,7 @@ def _check_contract(stems: dict, rates: dict, mix: np.ndarray, rate: int) -> Non
 
 
 def test_identity_model_returns_the_mixture_unchanged():
-    model = IdentityModel()
+    model = IdentityModel(SHORT)
     assert model.instruments == ["bass", "drums", "other", "vocals"]
     with pytest.raises(NameError, match="boom"):
         model.raise_aicrowd_error("boom")
@@ -77,7 +72,7 @@ def test_identity_model_returns_the_mixture_unchanged():
 
 def test_quarter_mixture_model_splits_the_mixture_evenly():
     mix = _music()
-    stems, rates = QuarterMixtureModel().separate_music_file(mix, RATE)
+    stems, rates = QuarterMixtureModel(SHORT).separate_music_file(mix, RATE)
     _check_contract(stems, rates, mix, RATE)
     for stem in stems.values():
         np.testing.assert_allclose(stem, mix / 4, atol=1e-6)
@@ -91,7 +86,7 @@ def test_network_sees_at_most_one_batch_of_windows():
             seen.append(tuple(x.shape))
             return x.unsqueeze(1).expand(-1, 4, -1, -1).clone()
 
-    model = SeparationModel([Part(Spy(), INSTRUMENTS)], RATE)
+    model = SeparationModel([Part(Spy(), INSTRUMENTS)], RATE, SHORT)
     mix = _music(seconds=2.0)
     stems, _ = model.separate_music_file(mix, RATE)
     window = round(0.25 * RATE)
@@ -105,8 +100,8 @@ def test_bsrnn_matches_the_chunked_routine_per_target(bsrnn, weights_folder):
     _check_contract(stems, rates, mix, RATE)
     for target in INSTRUMENTS:
         network = models.load_model(weights_folder / f"{target}.safetensors")
-        expected = models.separate(network, torch.from_numpy(mix.T.astype(np.float32)), 1, RATE, 0.25, 0.1, 4,
-                                   precision=InferenceSettings.from_env().precision)[0]
+        expected = models.separate(network, torch.from_numpy(mix.T.astype(np.float32)), 1, RATE,
+                                   SHORT.chunking())[0]
         np.testing.assert_allclose(stems[target], np.clip(expected.numpy().T, -1, 1), atol=1e-5)
     assert not np.allclose(stems["vocals"], stems["bass"])
 
@@ -131,14 +126,14 @@ def test_more_than_two_channels_run_as_pairs(bsrnn):
     for target in INSTRUMENTS:
         np.testing.assert_allclose(stems[target][:, :2], first_pair[target], atol=1e-6)
         np.testing.assert_allclose(stems[target][:, 2], last[target], atol=1e-6)
-    identity, _ = IdentityModel().separate_music_file(mix, RATE)
+    identity, _ = IdentityModel(SHORT).separate_music_file(mix, RATE)
     np.testing.assert_allclose(identity["other"], mix, atol=1e-6)
 
 
 @pytest.mark.parametrize("rate", [48000, 22050, 8000])
 def test_other_sample_rates_are_resampled_in_and_out(bsrnn, rate):
     mix = _music(seconds=0.4, rate=rate, noise=0)  # tones well below every Nyquist frequency
-    stems, rates = IdentityModel().separate_music_file(mix, rate)
+    stems, rates = IdentityModel(SHORT).separate_music_file(mix, rate)
     _check_contract(stems, rates, mix, rate)
     # a resampling round trip keeps a band-limited signal (soxr, not sample dropping); the edges ring a little
     np.testing.assert_allclose(stems["vocals"][200:-200], mix[200:-200], atol=2e-3)
@@ -147,7 +142,7 @@ def test_other_sample_rates_are_resampled_in_and_out(bsrnn, rate):
 
 
 def test_integer_and_float32_inputs():
-    model = IdentityModel()
+    model = IdentityModel(SHORT)
     mix = _music(seconds=0.4)
     pcm16 = np.round(mix * 32767).astype(np.int16)
     stems, _ = model.separate_music_file(pcm16, RATE)
@@ -168,7 +163,7 @@ def test_shorter_than_one_window(bsrnn):
         mix = _music(seconds=frames / RATE)
         stems, rates = bsrnn.separate_music_file(mix, RATE)
         _check_contract(stems, rates, mix, RATE)
-        identity, _ = IdentityModel().separate_music_file(mix, RATE)
+        identity, _ = IdentityModel(SHORT).separate_music_file(mix, RATE)
         np.testing.assert_allclose(identity["vocals"], mix, atol=1e-6)
 
 
@@ -195,7 +190,7 @@ def test_silence_in_silence_out(bsrnn):
 
 def test_values_beyond_full_scale_are_clipped(bsrnn):
     mix = 4 * _music(seconds=0.3)
-    for model in (bsrnn, IdentityModel()):
+    for model in (bsrnn, IdentityModel(SHORT)):
         stems, rates = model.separate_music_file(mix, RATE)
         _check_contract(stems, rates, mix, RATE)
     assert np.abs(stems["vocals"]).max() == 1.0
@@ -208,35 +203,33 @@ def test_active_targets_skip_the_others(bsrnn):
     assert stems["vocals"].any() and not stems["bass"].any()
 
 
-def test_weights_folder_layouts_and_errors(tmp_path, monkeypatch):
-    monkeypatch.setenv("BSRNN_WEIGHTS_DIR", str(tmp_path / "nowhere"))
+def test_weights_folder_layouts_and_errors(tmp_path):
     with pytest.raises(WeightsNotFoundError, match="nowhere does not exist"):
-        BSRNNModel()
-    monkeypatch.setenv("BSRNN_WEIGHTS_DIR", str(tmp_path))
+        BSRNNModel(SHORT, tmp_path / "nowhere")
     with pytest.raises(WeightsNotFoundError, match="no .safetensors"):
-        BSRNNModel()
+        BSRNNModel(SHORT, tmp_path)
     torch.manual_seed(0)
     multi = build_model(BSRNNConfig(targets=["bass", "drums", "other", "vocals"], **TINY))
     save_model(multi, tmp_path / "all.safetensors")
-    model = BSRNNModel()
+    model = BSRNNModel(SHORT, tmp_path)
     assert [p.targets for p in model.parts] == [("bass", "drums", "other", "vocals")]
     mix = _music(seconds=0.4)
     stems, _ = model.separate_music_file(mix, RATE)
-    expected = models.separate(multi.eval(), torch.from_numpy(mix.T.astype(np.float32)), 4, RATE, 0.25, 0.1, 4,
-                               precision=InferenceSettings.from_env().precision)
+    expected = models.separate(multi.eval(), torch.from_numpy(mix.T.astype(np.float32)), 4, RATE,
+                               SHORT.chunking())
     np.testing.assert_allclose(stems["other"], np.clip(expected[2].numpy().T, -1, 1), atol=1e-5)
     save_model(build_model(BSRNNConfig(targets=["vocals"], **TINY)), tmp_path / "vocals.safetensors")
     with pytest.raises(ValueError, match="vocals is output by both all.safetensors and vocals.safetensors"):
-        BSRNNModel()
+        BSRNNModel(SHORT, tmp_path)
     (tmp_path / "all.safetensors").unlink()
     with pytest.raises(WeightsNotFoundError, match="no model for bass, drums, other"):
-        BSRNNModel()
+        BSRNNModel(SHORT, tmp_path)
     save_model(build_model(BSRNNConfig(targets=["vocals"], **TINY)), tmp_path / "bass.safetensors")
     with pytest.raises(ValueError, match="bass.safetensors is named after bass but its model outputs"):
-        BSRNNModel()
+        BSRNNModel(SHORT, tmp_path)
 
 
-def test_user_config_binds_the_bsrnn_model(bsrnn):
+def test_user_config_binds_the_bsrnn_model(bsrnn, weights_folder, tmp_path):
     from my_submission.user_config import MySeparationModel
 
     assert MySeparationModel is BSRNNModel
@@ -246,21 +239,22 @@ def test_user_config_binds_the_bsrnn_model(bsrnn):
         import_model_class("my_submission.identity_model.Nope")
     with pytest.raises(ValueError, match="cannot import"):
         import_model_class("no_such_package.Model")
+    assert construct_model(IdentityModel, SHORT, tmp_path).settings == SHORT  # takes settings, not a folder
+    assert construct_model(BSRNNModel, SHORT, weights_folder).weight_files[0].parent == weights_folder
 
 
-def test_settings_from_environment(monkeypatch):
-    settings = InferenceSettings.from_env({})
+def test_settings_defaults_flags_and_checks():
+    settings = InferenceSettings()
     assert (settings.window, settings.hop, settings.batch_size, settings.precision, settings.device) == \
         (3.0, 3.0, 4, "auto", "auto")
-    env = {"BSRNN_WINDOW": "4", "BSRNN_HOP": "2", "BSRNN_BATCH_SIZE": "8", "BSRNN_PRECISION": "bf16",
-           "BSRNN_DEVICE": "cpu", "BSRNN_PROGRESS": "1"}
-    settings = InferenceSettings.from_env(env)
-    assert settings == InferenceSettings(4.0, 2.0, 8, "bf16", "cpu", True)
-    assert InferenceSettings.from_env(settings.to_env()) == settings
-    with pytest.raises(ValueError, match="BSRNN_BATCH_SIZE='two' is not a valid int"):
-        InferenceSettings.from_env({"BSRNN_BATCH_SIZE": "two"})
+    parser = argparse.ArgumentParser()
+    add_settings_flags(parser)
+    args = parser.parse_args(["--window", "4", "--hop", "2", "--batch-size", "8", "--precision", "bf16",
+                              "--device", "cpu"])
+    assert settings_from_flags(args, progress=True) == InferenceSettings(4.0, 2.0, 8, "bf16", "cpu", True)
+    assert settings_from_flags(parser.parse_args([])) == settings
     with pytest.raises(ValueError, match="hop"):
-        InferenceSettings.from_env({"BSRNN_HOP": "5"})
+        settings_from_flags(parser.parse_args(["--hop", "5"]))
     with pytest.raises(ValueError, match="precision"):
         InferenceSettings(precision="fp8")
     with pytest.raises(ValueError, match="device"):
@@ -294,7 +288,7 @@ def test_full_scale_survives_16_bit_writing(tmp_path):
     data = tmp_path / "data"
     (data / "s").mkdir(parents=True)
     sf.write(data / "s" / "mixture.wav", mix, RATE, subtype="FLOAT")
-    AIcrowdWrapper(data, tmp_path / "out", model=IdentityModel()).separate_music_file("s")
+    AIcrowdWrapper(data, tmp_path / "out", model=IdentityModel(SHORT)).separate_music_file("s")
     written, _ = sf.read(tmp_path / "out" / "s" / "vocals.wav")
     assert written.max() > 0.999 and written.min() < -0.999  # clipped, not wrapped around
 
@@ -303,12 +297,12 @@ def test_wrapper_respects_the_server_environment(tmp_path, monkeypatch):
     data = _dataset(tmp_path / "server-data")
     monkeypatch.setenv("AICROWD_DATASET_DIR", str(data))
     monkeypatch.setenv("AICROWD_PUBLIC_SHARED_DIR", str(tmp_path / "shared"))
-    wrapper = AIcrowdWrapper("ignored", "ignored", model=IdentityModel())
+    wrapper = AIcrowdWrapper("ignored", "ignored", model=IdentityModel(SHORT))
     wrapper.separate_music_file("b song")
     assert (tmp_path / "shared" / "predictions" / "b song" / "drums.wav").is_file()
     monkeypatch.setenv("AICROWD_DATASET_DIR", str(tmp_path / "missing"))
     with pytest.raises(NameError, match="missing does not exist"):
-        AIcrowdWrapper(model=IdentityModel())
+        AIcrowdWrapper(model=IdentityModel(SHORT))
 
 
 def test_wrapper_rejects_a_bad_answer(tmp_path):

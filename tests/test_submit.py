@@ -13,10 +13,10 @@ import pytest
 import torch
 
 from models import BSRNNConfig, build_model, save_model
-from my_submission.check_config import PLACEHOLDER_AUTHOR, check_config, leaderboard, load_and_check
-from my_submission.check_config import main as check_main
-from my_submission.submit import main as submit_main
-from my_submission.submit import tag_name
+from tools.check_config import PLACEHOLDER_AUTHOR, check_config, leaderboard, load_and_check
+from tools.check_config import main as check_main
+from tools.submit import main as submit_main
+from tools.submit import tag_name
 
 REPO = Path(__file__).resolve().parents[1]
 VALID = {"challenge_id": "music-demixing-track-mdx-23", "authors": ["someone"], "description": "BSRNN",
@@ -76,7 +76,7 @@ def project(tmp_path, monkeypatch):
     """A copy of the kit with tiny weights, committed, and a local bare repository as the ``aicrowd`` remote."""
     repo = tmp_path / "kit"
     ignore = shutil.ignore_patterns("__pycache__", "weights")
-    for folder in ("models", "my_submission"):
+    for folder in ("models", "my_submission", "tools"):
         shutil.copytree(REPO / folder, repo / folder, ignore=ignore)
     for name in (".gitattributes", ".gitignore", "requirements.txt"):
         shutil.copy(REPO / name, repo / name)
@@ -93,9 +93,8 @@ def project(tmp_path, monkeypatch):
     remote = tmp_path / "remote.git"
     _git(tmp_path, "init", "-q", "--bare", str(remote))
     _git(repo, "remote", "add", "aicrowd", str(remote))
-    monkeypatch.setenv("BSRNN_WEIGHTS_DIR", str(tmp_path / "elsewhere"))  # the check must not use it
     # the flow is under test here, not this shared machine's speed: only a very slow smoke run fails
-    monkeypatch.setattr("my_submission.submit.TIME_FACTOR", 20.0)
+    monkeypatch.setattr("tools.submit.TIME_FACTOR", 20.0)
     return repo, remote
 
 
@@ -110,7 +109,7 @@ def quick_smoke(monkeypatch):
         calls.append(repo)
         return '{"realtime_factor": 0.1}'
 
-    monkeypatch.setattr("my_submission.submit.smoke", fake)
+    monkeypatch.setattr("tools.submit.smoke", fake)
     return calls
 
 
@@ -170,13 +169,13 @@ def test_submit_script_runs_the_python_command(project):
 
 
 def test_smoke_separation_in_process(tmp_path, monkeypatch):
-    from my_submission.smoke import run
+    from tools.smoke import run
 
     torch.manual_seed(0)  # one multi-target file: one trunk pass instead of four
     config = BSRNNConfig(targets=["bass", "drums", "other", "vocals"], feature_dim=8, num_repeat=1,
                          band_scheme=[[4000.0, 2000.0]])
     save_model(build_model(config), tmp_path / "weights" / "all.safetensors")
-    monkeypatch.setenv("BSRNN_WEIGHTS_DIR", str(tmp_path / "weights"))
+    monkeypatch.setattr("my_submission.bsrnn_model.WEIGHTS_DIR", tmp_path / "weights")
     # the answer's checks come first, so reaching the time check means the answer was right
     with pytest.raises(RuntimeError, match="separating 5 s took .* over the limit"):
         run(5.0, time_factor=1e-4)

@@ -29,7 +29,7 @@ from lightning.pytorch.callbacks import (
 )
 from lightning.pytorch.loggers import TensorBoardLogger
 
-from my_submission.atomic import write_text
+from models.atomic import write_text
 from train.config import ExperimentConfig, load_config, save_config
 from train.loader import EpochDataset
 from train.module import SeparationModule
@@ -116,11 +116,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m train", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", required=True, help="experiment YAML file (see train/configs/)")
+    parser.add_argument("--overlay", action="append", default=[],
+                        help="YAML file of config sections merged over the experiment (repeatable)")
     parser.add_argument("overrides", nargs="*", metavar="key=value",
                         help="config overrides with dotted keys, e.g. optim.lr=5e-4 trainer.devices=2")
     args = parser.parse_args(argv)
     try:
-        config = load_config(args.config, args.overrides)
+        config = load_config(args.config, args.overrides, args.overlay)
     except (OSError, ValueError) as e:
         parser.error(str(e))
     run(config)

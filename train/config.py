@@ -1,11 +1,10 @@
-"""The experiment config: one YAML file per run, sections mirroring these dataclasses.
+"""The experiment config: one YAML file per run, sections mirroring these dataclasses (OmegaConf structured configs).
 
-A YAML file may start from another with ``base: other.yaml`` (a path relative to the file); the file's own
-sections are merged into the base's key by key, recursively, and a base may have its own base; an empty section
-(``model:`` with nothing under it) keeps the base's keys.
-``key=value`` overrides (dotted keys such as ``optim.lr=5e-4`` or ``model.feature_dim=64``) are applied last;
-values are parsed as YAML scalars or lists. Unknown keys, in a file or an override, are an error naming the key
-and the keys that are allowed there.
+A YAML file may start from another with ``base: other.yaml`` (a path relative to the file); OmegaConf merges
+the file over its base (a base may have its own base); an empty section (``model:`` with nothing under it)
+keeps the base's keys. Overlay files (sections, no ``base:``) are merged next, then ``key=value`` overrides
+(dotted keys such as ``optim.lr=5e-4``, read by ``OmegaConf.from_dotlist``). OmegaConf checks every key and
+type against the dataclasses; their ``__post_init__`` checks the ranges.
 """
 
 from __future__ import annotations
@@ -13,21 +12,94 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-import types
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
 from models import BSRNNConfig
-from my_submission.atomic import write_text
-from train.data import DataConfig
+from models.atomic import write_text
+from train import datasets
 from train.losses import LOSS_KINDS
 
+DATA_KINDS = ("synthetic", *datasets.KINDS)
 SCHEDULERS = ("step", "plateau")
+SECTIONS = ("model", "data", "loss", "optim", "trainer", "validation")
 PRECISIONS = ("32", "bf16-mixed", "16-mixed")
+
+
+@dataclass
+class DataConfig:
+    """Where the training data comes from and how items are drawn.
+
+    kind: ``synthetic`` (songs made by ``render``, once, into a cache folder), ``musdb18hq`` (WAV folders), ``musdb18``
+        (``.stem.mp4``) or ``sdx23`` (the label-noise or bleeding set).
+    root: the dataset folder (for ``synthetic``: where to cache it, default ``.cache/synthetic`` in the repo).
+    valid_tracks: ``"official"`` (MUSDB18's split; the default for the MUSDB18 kinds), a list of track names, or
+        a text file with one name per line. Required for ``sdx23``; not used by ``synthetic``.
+    segment_seconds / samples_per_epoch: length and number of training items per epoch.
+    sad: source activity detection on (the paper) or off (uniform excerpts); its index is cached in
+        ``sad_cache`` (default ``.cache/sad/<kind>-<hash of root>.json`` in the repo, ``evaluator.cache``).
+    cache_audio: hold every training stem in memory (float32: about 340 MB per 4-minute stereo track).
+    gain_db / drop_prob / swap_prob: the augmentations.
+    num_workers: DataLoader worker processes for the training set.
+    synthetic_*: size, track length (s) and seed of the generated set.
+    valid_limit: use only the first N validation tracks.
+    """
+
+    kind: str = "synthetic"
+    root: str | None = None
+    valid_tracks: list[str] | str | None = None
+    segment_seconds: float = 3.0
+    samples_per_epoch: int = 10000
+    sad: bool = True
+    cache_audio: bool = False
+    gain_db: float = 10.0
+    drop_prob: float = 0.1
+    swap_prob: float = 0.5
+    num_workers: int = 0
+    synthetic_tracks: int = 16
+    synthetic_valid_tracks: int = 2
+    synthetic_duration: float = 20.0
+    synthetic_seed: int = 0
+    valid_limit: int | None = None
+    sad_cache: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in DATA_KINDS:
+            raise ValueError(f"DataConfig.kind: expected one of {DATA_KINDS}, got {self.kind!r}")
+        if self.kind != "synthetic" and not self.root:
+            raise ValueError(f"DataConfig.root: kind {self.kind!r} needs the dataset folder")
+        if self.kind == "synthetic" and self.valid_tracks is not None:
+            raise ValueError("DataConfig.valid_tracks: not used by kind 'synthetic' (it generates its own "
+                             "validation tracks; set synthetic_valid_tracks)")
+        names = self.valid_tracks
+        if not (names is None or isinstance(names, str)
+                or (isinstance(names, (list, tuple)) and all(isinstance(n, str) for n in names))):
+            raise ValueError("DataConfig.valid_tracks: expected 'official', a list of track names or a path to a "
+                             f"text file, got {self.valid_tracks!r}")
+        for name in ("segment_seconds", "synthetic_duration"):
+            if not isinstance(getattr(self, name), (int, float)) or getattr(self, name) <= 0:
+                raise ValueError(f"DataConfig.{name}: expected a positive number, got {getattr(self, name)!r}")
+        for name in ("samples_per_epoch", "synthetic_tracks"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                raise ValueError(f"DataConfig.{name}: expected a positive integer, got {getattr(self, name)!r}")
+        for name in ("num_workers", "synthetic_valid_tracks", "synthetic_seed"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 0:
+                raise ValueError(f"DataConfig.{name}: expected an integer >= 0, got {getattr(self, name)!r}")
+        for name in ("sad", "cache_audio"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"DataConfig.{name}: expected true or false, got {getattr(self, name)!r}")
+        if not isinstance(self.gain_db, (int, float)) or self.gain_db < 0:
+            raise ValueError(f"DataConfig.gain_db: expected a number >= 0 (dB), got {self.gain_db!r}")
+        for name in ("drop_prob", "swap_prob"):
+            if not isinstance(getattr(self, name), (int, float)) or not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"DataConfig.{name}: expected a probability in [0, 1], got {getattr(self, name)!r}")
+        if self.valid_limit is not None and (not isinstance(self.valid_limit, int) or self.valid_limit < 1):
+            raise ValueError(f"DataConfig.valid_limit: expected a positive integer or None, got {self.valid_limit!r}")
 
 
 @dataclass
@@ -196,21 +268,30 @@ class ExperimentConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> ExperimentConfig:
-        """Build from plain data (as in YAML), checking every key and converting numbers."""
-        return _build(cls, values, "config")
+        """Build from plain data (as in YAML), checking every key, type and range."""
+        return _build([values], "config")
 
 
-def load_config(path: str | os.PathLike, overrides: list[str] | tuple[str, ...] = ()) -> ExperimentConfig:
-    """Read a YAML experiment file (with its ``base:`` chain) and apply ``key=value`` overrides."""
+def load_config(path: str | os.PathLike, overrides: list[str] | tuple[str, ...] = (),
+                overlays: list[str | os.PathLike] | tuple[str | os.PathLike, ...] = ()) -> ExperimentConfig:
+    """Read a YAML experiment file (with its ``base:`` chain), merge ``overlays`` over it, then apply the
+    ``key=value`` ``overrides``."""
     path = Path(path)
-    values = read_yaml_with_base(path)
-    values.setdefault("name", default_name(path))
+    layers: list[Any] = [{"name": default_name(path)}, *read_yaml_with_base(path)]
+    for overlay in overlays:
+        values = _read_yaml(Path(overlay))
+        if "base" in values:
+            raise ValueError(f"overlay {overlay}: an overlay is merged over each experiment and cannot have a 'base:'")
+        layers.append(values)
     for item in overrides:
-        apply_override(values, item)
-    try:
-        return ExperimentConfig.from_dict(values)
-    except (TypeError, ValueError) as e:
-        raise ValueError(f"{path}: {e}") from None
+        if "=" not in item or item.startswith("="):
+            raise ValueError(f"override {item!r}: expected key=value, e.g. optim.lr=5e-4")
+        try:
+            layers.append(OmegaConf.from_dotlist([item]))
+        except (OmegaConfBaseException, yaml.YAMLError) as e:
+            raise ValueError(f"override {item!r}: the value {item.partition('=')[2]!r} is not valid YAML "
+                             f"({_first_line(e)})") from None
+    return _build(layers, str(path))
 
 
 def default_name(path: Path) -> str:
@@ -223,127 +304,43 @@ def default_name(path: Path) -> str:
     return path.name
 
 
-def read_yaml_with_base(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
-    """The mapping in ``path``, merged over the file named by its ``base:`` key (recursively)."""
+def read_yaml_with_base(path: Path, seen: tuple[Path, ...] = ()) -> list[dict[str, Any]]:
+    """The mappings of ``path``'s ``base:`` chain, the first base first and ``path`` last (``base:`` removed)."""
     path = path.resolve()
     if path in seen:
         raise ValueError(f"config base cycle: {' -> '.join(str(p) for p in (*seen, path))}")
+    values = _read_yaml(path)
+    base = values.pop("base", None)
+    return [values] if base is None else [*read_yaml_with_base(path.parent / base, (*seen, path)), values]
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    """The mapping in a YAML file; empty sections (``model:`` with nothing under it) left out."""
     if not path.is_file():
         raise FileNotFoundError(f"config file {path} does not exist")
     with open(path) as f:
         values = yaml.safe_load(f) or {}
     if not isinstance(values, dict):
         raise ValueError(f"{path}: expected a mapping of config sections, got {type(values).__name__}")
-    base = values.pop("base", None)
-    if base is None:
-        return values
-    return merge(read_yaml_with_base(path.parent / base, (*seen, path)), values)
+    return {k: v for k, v in values.items() if v is not None or k not in SECTIONS}
 
 
-def merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
-    """``base`` with ``update`` merged in: mappings key by key, anything else replaced (null keeps a mapping)."""
-    out = dict(base)
-    for key, value in update.items():
-        if value is None and isinstance(out.get(key), dict):
-            continue  # an empty section (every line commented out) changes nothing
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = merge(out[key], value)
-        else:
-            out[key] = value
-    return out
-
-
-def apply_override(values: dict[str, Any], item: str) -> None:
-    """Apply one ``dotted.key=value`` to the plain config mapping ``values`` (checked against the dataclasses)."""
-    key, sep, text = item.partition("=")
-    if not sep or not key:
-        raise ValueError(f"override {item!r}: expected key=value, e.g. optim.lr=5e-4")
-    parts = key.split(".")
-    cls: Any = ExperimentConfig
-    where = values
-    for depth, part in enumerate(parts):
-        names = [f.name for f in dataclasses.fields(cls)]
-        if part not in names:
-            prefix = ".".join(parts[:depth])
-            raise ValueError(f"override {item!r}: unknown key {part!r}{f' in {prefix}' if prefix else ''}; "
-                             f"known keys: {', '.join(names)}")
-        hint = typing.get_type_hints(cls)[part]
-        if depth == len(parts) - 1:
-            where[part] = _parse_value(item, text)
-        elif dataclasses.is_dataclass(hint):
-            if where.get(part) is None:  # missing, or an empty section in the YAML file
-                where[part] = {}
-            if not isinstance(where[part], dict):
-                raise ValueError(f"override {item!r}: {'.'.join(parts[:depth + 1])} is {where[part]!r} in the "
-                                 f"config, not a section of keys")
-            where = where[part]
-            cls = hint
-        else:
-            raise ValueError(f"override {item!r}: {'.'.join(parts[:depth + 1])} is a value, not a section")
-
-
-def _parse_value(item: str, text: str) -> Any:
-    """The value of an override, read as YAML (an empty value is the empty string)."""
-    if not text:
-        return ""
+def _build(layers: list[Any], where: str) -> ExperimentConfig:
+    """The layers merged over the schema by OmegaConf, as an ``ExperimentConfig`` (its checks run)."""
     try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
-        raise ValueError(f"override {item!r}: the value {text!r} is not valid YAML ({problem})") from None
+        merged: DictConfig = OmegaConf.merge(OmegaConf.structured(ExperimentConfig), *layers)
+        return OmegaConf.to_object(merged)
+    except OmegaConfBaseException as e:
+        key = getattr(e, "full_key", None)
+        raise ValueError(f"{where}: {f'{key}: ' if key else ''}{_first_line(e)}") from None
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{where}: {e}") from None
+
+
+def _first_line(error: Exception) -> str:
+    return str(error).splitlines()[0] if str(error) else type(error).__name__
 
 
 def save_config(config: ExperimentConfig, path: str | os.PathLike) -> Path:
     """Write the full, resolved config as YAML, atomically (with the permissions a plain ``open`` would give)."""
     return write_text(path, yaml.safe_dump(config.to_dict(), sort_keys=False))
-
-
-def _build(cls: Any, values: Any, where: str) -> Any:
-    if isinstance(values, cls):
-        return values
-    if not isinstance(values, dict):
-        raise ValueError(f"{where}: expected a mapping, got {values!r}")
-    hints = typing.get_type_hints(cls)
-    known = [f.name for f in dataclasses.fields(cls)]
-    unknown = sorted(set(values) - set(known))
-    if unknown:
-        raise ValueError(f"{where}: unknown key(s) {unknown}; known keys: {', '.join(known)}")
-    kwargs = {}
-    for key, value in values.items():
-        hint = hints[key]
-        if dataclasses.is_dataclass(hint):
-            kwargs[key] = _build(hint, value if value is not None else {}, f"{where}.{key}")
-        else:
-            kwargs[key] = _coerce(value, hint, f"{where}.{key}")
-    return cls(**kwargs)
-
-
-def _coerce(value: Any, hint: Any, where: str) -> Any:
-    """Check plain scalars against the annotation; accept ints and YAML's '1e-3' strings for floats."""
-    options = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
-    if value is None:
-        if type(None) in options:
-            return None
-        raise ValueError(f"{where}: null is not allowed here (expected {_name(hint)})")
-    for option in options:
-        if option is bool and isinstance(value, bool):
-            return value
-        if option is int and isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if option is float and not isinstance(value, bool):
-            if isinstance(value, (int, float)):
-                return float(value)
-            if isinstance(value, str):
-                try:
-                    return float(value)
-                except ValueError:
-                    pass
-        if option is str and isinstance(value, str):
-            return value
-        if option not in (bool, int, float, str, type(None)):
-            return value  # lists and other structured values: the dataclass checks them
-    raise ValueError(f"{where}: expected {_name(hint)}, got {value!r}")
-
-
-def _name(hint: Any) -> str:
-    return getattr(hint, "__name__", None) or str(hint).replace("typing.", "")

@@ -1,5 +1,5 @@
-"""The training data pipeline: which data (``DataConfig``), the randomly mixed training set (``MixingDataset``)
-and the whole validation tracks (``build_datasets``).
+"""The training data pipeline: the randomly mixed training set (``MixingDataset``) and the whole validation
+tracks (``build_datasets``) that a ``train.config.DataConfig`` describes.
 
 Training items follow the BSRNN recipe: for each of the four stems, a 3 s excerpt of a random track (from the
 segments that source activity detection kept), a random gain in [-10, +10] dB, silence with probability 0.1,
@@ -9,101 +9,25 @@ scaled down together when a peak would clip. Validation uses whole tracks as the
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
-import time
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from evaluator.tracks import STEMS
+from evaluator.cache import cache_dir, sad_index_file
+from evaluator.tracks import STEMS, TrackSource
 from train import datasets
 from train.augment import augment_stem, mix_without_clipping
+from train.config import DataConfig
 from train.sad import PAPER_SAD, SADIndex, SADParams, build_sad_index
 
 log = logging.getLogger(__name__)
 
-KINDS = ("synthetic", *datasets.KINDS)
-REPO_ROOT = Path(__file__).resolve().parents[1]
-CACHE_ROOT = REPO_ROOT / ".cache"
-
-
-@dataclass
-class DataConfig:
-    """Where the training data comes from and how items are drawn.
-
-    kind: ``synthetic`` (songs made by ``render``, once, into a cache folder), ``musdb18hq`` (WAV folders), ``musdb18``
-        (``.stem.mp4``) or ``sdx23`` (the label-noise or bleeding set).
-    root: the dataset folder (for ``synthetic``: where to cache it, default ``.cache/synthetic`` in the repo).
-    valid_tracks: ``"official"`` (MUSDB18's split; the default for the MUSDB18 kinds), a list of track names, or
-        a text file with one name per line. Required for ``sdx23``; not used by ``synthetic``.
-    segment_seconds / samples_per_epoch: length and number of training items per epoch.
-    sad: source activity detection on (the paper) or off (uniform excerpts); its index is cached in
-        ``sad_cache`` (default ``.cache/sad/<kind>-<hash of root>.json`` in the repo).
-    cache_audio: hold every training stem in memory (float32: about 340 MB per 4-minute stereo track).
-    gain_db / drop_prob / swap_prob: the augmentations.
-    num_workers: DataLoader worker processes for the training set.
-    synthetic_*: size, track length (s) and seed of the generated set.
-    valid_limit: use only the first N validation tracks.
-    """
-
-    kind: str = "synthetic"
-    root: str | None = None
-    valid_tracks: list[str] | str | None = None
-    segment_seconds: float = 3.0
-    samples_per_epoch: int = 10000
-    sad: bool = True
-    cache_audio: bool = False
-    gain_db: float = 10.0
-    drop_prob: float = 0.1
-    swap_prob: float = 0.5
-    num_workers: int = 0
-    synthetic_tracks: int = 16
-    synthetic_valid_tracks: int = 2
-    synthetic_duration: float = 20.0
-    synthetic_seed: int = 0
-    valid_limit: int | None = None
-    sad_cache: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.kind not in KINDS:
-            raise ValueError(f"DataConfig.kind: expected one of {KINDS}, got {self.kind!r}")
-        if self.kind != "synthetic" and not self.root:
-            raise ValueError(f"DataConfig.root: kind {self.kind!r} needs the dataset folder")
-        if self.kind == "synthetic" and self.valid_tracks is not None:
-            raise ValueError("DataConfig.valid_tracks: not used by kind 'synthetic' (it generates its own "
-                             "validation tracks; set synthetic_valid_tracks)")
-        names = self.valid_tracks
-        if not (names is None or isinstance(names, str)
-                or (isinstance(names, (list, tuple)) and all(isinstance(n, str) for n in names))):
-            raise ValueError("DataConfig.valid_tracks: expected 'official', a list of track names or a path to a "
-                             f"text file, got {self.valid_tracks!r}")
-        for name in ("segment_seconds", "synthetic_duration"):
-            if not isinstance(getattr(self, name), (int, float)) or getattr(self, name) <= 0:
-                raise ValueError(f"DataConfig.{name}: expected a positive number, got {getattr(self, name)!r}")
-        for name in ("samples_per_epoch", "synthetic_tracks"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
-                raise ValueError(f"DataConfig.{name}: expected a positive integer, got {getattr(self, name)!r}")
-        for name in ("num_workers", "synthetic_valid_tracks", "synthetic_seed"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 0:
-                raise ValueError(f"DataConfig.{name}: expected an integer >= 0, got {getattr(self, name)!r}")
-        for name in ("sad", "cache_audio"):
-            if not isinstance(getattr(self, name), bool):
-                raise ValueError(f"DataConfig.{name}: expected true or false, got {getattr(self, name)!r}")
-        if not isinstance(self.gain_db, (int, float)) or self.gain_db < 0:
-            raise ValueError(f"DataConfig.gain_db: expected a number >= 0 (dB), got {self.gain_db!r}")
-        for name in ("drop_prob", "swap_prob"):
-            if not isinstance(getattr(self, name), (int, float)) or not 0 <= getattr(self, name) <= 1:
-                raise ValueError(f"DataConfig.{name}: expected a probability in [0, 1], got {getattr(self, name)!r}")
-        if self.valid_limit is not None and (not isinstance(self.valid_limit, int) or self.valid_limit < 1):
-            raise ValueError(f"DataConfig.valid_limit: expected a positive integer or None, got {self.valid_limit!r}")
 
 
 class MixingDataset(Dataset):
@@ -116,10 +40,10 @@ class MixingDataset(Dataset):
     ``sad=None`` turns source activity detection off.
     """
 
-    def __init__(self, tracks: Sequence[Any], targets: Sequence[str], segment_frames: int, samples_per_epoch: int,
-                 seed: int = 0, gain_db: float = 10.0, drop_prob: float = 0.1, swap_prob: float = 0.5,
-                 sad: SADParams | None = PAPER_SAD, sad_cache: str | os.PathLike | None = None,
-                 cache_audio: bool = False):
+    def __init__(self, tracks: Sequence[TrackSource], targets: Sequence[str], segment_frames: int,
+                 samples_per_epoch: int, seed: int = 0, gain_db: float = 10.0, drop_prob: float = 0.1,
+                 swap_prob: float = 0.5, sad: SADParams | None = PAPER_SAD,
+                 sad_cache: str | os.PathLike | None = None, cache_audio: bool = False):
         if not tracks:
             raise ValueError("MixingDataset: no training tracks")
         unknown = [t for t in targets if t not in STEMS]
@@ -208,15 +132,9 @@ class MixingDataset(Dataset):
         return torch.from_numpy(mixture), torch.from_numpy(np.ascontiguousarray(stacked[self._target_rows]))
 
 
-def default_sad_cache(kind: str, root: str | os.PathLike) -> Path:
-    """Where the SAD index of a dataset is cached unless ``sad_cache`` says otherwise."""
-    digest = hashlib.sha1(str(Path(root).resolve()).encode()).hexdigest()[:12]
-    return CACHE_ROOT / "sad" / f"{kind}-{digest}.json"
-
-
 def synthetic_folder(cfg: DataConfig, sample_rate: int) -> Path:
     """The cache folder of the synthetic set ``cfg`` describes; train/ and valid/ are generated inside it."""
-    base = Path(cfg.root) if cfg.root else CACHE_ROOT / "synthetic"
+    base = Path(cfg.root) if cfg.root else cache_dir("synthetic")
     name = (f"n{cfg.synthetic_tracks}-v{cfg.synthetic_valid_tracks}-d{cfg.synthetic_duration:g}"
             f"-s{cfg.synthetic_seed}-sr{sample_rate}")
     return base / name
@@ -247,7 +165,7 @@ def _folder_tracks(cfg: DataConfig) -> tuple[list, list]:
     return datasets.split_tracks(tracks, names, f"{cfg.kind} set {cfg.root}")
 
 
-def check_sample_rate(tracks: Sequence[Any], sample_rate: int) -> None:
+def check_sample_rate(tracks: Sequence[TrackSource], sample_rate: int) -> None:
     """Every track must be at the model's rate: training does not resample."""
     wrong = [t for t in tracks if t.sample_rate != sample_rate]
     if wrong:
@@ -258,14 +176,14 @@ def check_sample_rate(tracks: Sequence[Any], sample_rate: int) -> None:
 
 
 def build_datasets(cfg: DataConfig, targets: list[str], sample_rate: int,
-                   seed: int) -> tuple[MixingDataset, list[Any]]:
+                   seed: int) -> tuple[MixingDataset, list[TrackSource]]:
     """The training set and the validation tracks ``cfg`` describes, for a model of ``targets`` at ``sample_rate``."""
     if cfg.kind == "synthetic":
         train_tracks, valid_tracks = _synthetic_tracks(cfg, sample_rate)
-        sad_cache_default = default_sad_cache(cfg.kind, synthetic_folder(cfg, sample_rate))
+        sad_cache_default = sad_index_file(cfg.kind, synthetic_folder(cfg, sample_rate))
     else:
         train_tracks, valid_tracks = _folder_tracks(cfg)
-        sad_cache_default = default_sad_cache(cfg.kind, cfg.root)
+        sad_cache_default = sad_index_file(cfg.kind, cfg.root)
     check_sample_rate([*train_tracks, *valid_tracks], sample_rate)
     if cfg.valid_limit is not None:
         valid_tracks = valid_tracks[:cfg.valid_limit]
@@ -277,16 +195,3 @@ def build_datasets(cfg: DataConfig, targets: list[str], sample_rate: int,
     log.info("training set: %d tracks, %d items per epoch; validation: %d tracks", len(train_tracks),
              len(train_set), len(valid_tracks))
     return train_set, valid_tracks
-
-
-def seconds_per_item(dataset: Dataset, items: int = 16, repeats: int = 5) -> float:
-    """Median over ``repeats`` runs of the mean time to draw one item (items ``0 .. items-1``), in seconds.
-
-    For the training benchmark: the cost of the data pipeline next to a training step."""
-    times = []
-    for _ in range(repeats):
-        begin = time.perf_counter()
-        for i in range(items):
-            dataset[i]
-        times.append((time.perf_counter() - begin) / items)
-    return float(np.median(times))

@@ -51,8 +51,9 @@ def musdb_stream_ids() -> dict[str, int]:
 
 @dataclass(frozen=True)
 class StemFileTrack:
-    """One MUSDB18 ``.stem.mp4`` file, read like ``evaluator.tracks.Track``: ``read`` decodes only the requested
-    span of one stream with ffmpeg. Lengths of the lossy streams are trimmed or zero-padded to ``frames``."""
+    """One MUSDB18 ``.stem.mp4`` file, a ``TrackSource`` like ``evaluator.tracks.Track``: ``read`` decodes only
+    the requested span of one stream with ffmpeg. Lengths of the lossy streams are trimmed or zero-padded to
+    ``frames``."""
 
     name: str
     path: Path

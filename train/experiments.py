@@ -20,7 +20,6 @@ trained.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -28,10 +27,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from my_submission.atomic import write_text
+from models import TARGETS
+from models.atomic import write_text
 from train.config import ExperimentConfig, load_config
 
 MONITOR = "valid/sdr"
@@ -152,7 +151,7 @@ def tables(runs: Sequence[Run], width: float = 1.0, depth: float = 1.0) -> str:
         runs, baseline, ["n_heads"], ["number of heads", "attention encoder dim"],
         lambda r: [str(r.config.model.n_heads), str(r.config.model.enc_dim) if r.config.model.n_heads else "-"],
         lambda r: (r.config.model.n_heads, r.config.model.enc_dim if r.config.model.n_heads else 0))
-    targets = ["bass", "drums", "other", "vocals"]
+    targets = list(TARGETS)
     every = markdown_table(
         ["run", "config", *targets, "mean"],
         [[r.config.name, str(r.path), *(r.sdr(t) for t in targets), r.sdr()] for r in runs])
@@ -175,43 +174,27 @@ def _layer_rank(time_layer: str, band_layer: str) -> tuple:
     return (LAYER_ORDER.index(pair), "") if pair in LAYER_ORDER else (len(LAYER_ORDER), f"{time_layer}/{band_layer}")
 
 
-def overlay_overrides(path: str | os.PathLike) -> list[str]:
-    """A YAML file of config sections as ``dotted.key=value`` overrides (values as JSON, which YAML reads back)."""
-    with open(path) as f:
-        values = yaml.safe_load(f) or {}
-    if not isinstance(values, dict):
-        raise ValueError(f"overlay {path}: expected a mapping of config sections, got {type(values).__name__}")
-    if "base" in values:
-        raise ValueError(f"overlay {path}: an overlay is merged over each experiment and cannot have a 'base:'")
-
-    def flatten(prefix: str, value: object) -> list[str]:
-        if isinstance(value, dict):
-            return [item for key, sub in value.items() for item in flatten(f"{prefix}{key}.", sub)]
-        return [f"{prefix[:-1]}={json.dumps(value)}"]
-
-    return flatten("", values)
-
-
-def run_overrides(path: str | os.PathLike, overlay: Sequence[str], width: float, depth: float,
+def run_overrides(path: str | os.PathLike, overlays: Sequence[str | os.PathLike], width: float, depth: float,
                   runs_dir: str | None, user: Sequence[str]) -> list[str]:
-    """Every override one run is trained with: the overlay, the scaled size, its folder, then the user's."""
-    out = list(overlay)
+    """The overrides one run is trained with (after its overlays): the scaled size, its folder, then the user's."""
+    config = load_config(path, user, overlays)
+    out = []
     if width != 1.0 or depth != 1.0:
-        model = load_config(path, [*out, *user]).model
-        out += [f"model.feature_dim={scaled(model.feature_dim, width, max(1, model.n_heads))}",
-                f"model.num_repeat={scaled(model.num_repeat, depth)}"]
+        out += [f"model.feature_dim={scaled(config.model.feature_dim, width, max(1, config.model.n_heads))}",
+                f"model.num_repeat={scaled(config.model.num_repeat, depth)}"]
     if runs_dir is not None:
-        out.append(f"out_dir={Path(runs_dir) / load_config(path, [*out, *user]).name}")
+        out.append(f"out_dir={Path(runs_dir) / config.name}")
     return [*out, *user]
 
 
-def train_run(run: Run, overrides: Sequence[str]) -> bool:
+def train_run(run: Run, overlays: Sequence[str | os.PathLike], overrides: Sequence[str]) -> bool:
     """Train (or resume) one run in a child process; True when it finished."""
     if (Path(run.config.out_dir) / "result.yaml").is_file():
         print(f"[experiments] {run.config.name}: already trained ({run.config.out_dir})", flush=True)
         return True
     print(f"[experiments] {run.config.name}: training into {run.config.out_dir}", flush=True)
-    done = subprocess.run([sys.executable, "-m", "train", "--config", str(run.path), *overrides])
+    flags = [item for overlay in overlays for item in ("--overlay", str(overlay))]
+    done = subprocess.run([sys.executable, "-m", "train", "--config", str(run.path), *flags, *overrides])
     if done.returncode != 0:
         print(f"[experiments] {run.config.name}: training failed (exit code {done.returncode})", flush=True)
     return done.returncode == 0
@@ -223,7 +206,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--table", required=True, help="Markdown file to write the results to")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="key=value",
                         help="override applied to every config (repeatable), e.g. --set data.root=/data/musdb18hq")
-    parser.add_argument("--overlay", help="YAML file of config sections merged over every experiment")
+    parser.add_argument("--overlay", action="append", default=[],
+                        help="YAML file of config sections merged over every experiment (repeatable)")
     parser.add_argument("--width-scale", type=float, default=1.0, help="multiply every feature_dim by this")
     parser.add_argument("--depth-scale", type=float, default=1.0, help="multiply every num_repeat by this")
     parser.add_argument("--runs-dir", help="train each run in DIR/<config name> instead of its out_dir")
@@ -233,16 +217,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         if getattr(args, name) <= 0:
             parser.error(f"--{name.replace('_', '-')}: expected a positive factor, got {getattr(args, name)}")
     try:
-        overlay = overlay_overrides(args.overlay) if args.overlay else []
         runs = []
         for p in args.configs:
-            overrides = run_overrides(p, overlay, args.width_scale, args.depth_scale, args.runs_dir, args.overrides)
-            runs.append((Run(Path(p), load_config(p, overrides)), overrides))
+            overrides = run_overrides(p, args.overlay, args.width_scale, args.depth_scale, args.runs_dir,
+                                      args.overrides)
+            runs.append((Run(Path(p), load_config(p, overrides, args.overlay)), overrides))
     except (OSError, ValueError) as e:
         parser.error(str(e))
     failed = []
     for run, overrides in runs:
-        if not args.no_train and not train_run(run, overrides):
+        if not args.no_train and not train_run(run, args.overlay, overrides):
             failed.append(run.config.name)
         run.scores = read_scores(run.config.out_dir)
     write_text(args.table, tables([run for run, _ in runs], args.width_scale, args.depth_scale))

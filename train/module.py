@@ -13,7 +13,7 @@ from lightning.pytorch.loggers import TensorBoardLogger
 from torch.utils.data import DataLoader
 
 from evaluator.metrics import global_sdr
-from models import build_model, separate
+from models import Chunking, build_model, separate
 from train.config import ExperimentConfig
 from train.loader import EpochDataset, RankBatches, ResumableLoader, collate_pairs
 from train.losses import SeparationLoss
@@ -142,8 +142,8 @@ class SeparationModule(pl.LightningModule):
         track = self._scored_tracks[index]
         mixture = torch.from_numpy(np.ascontiguousarray(track.read("mixture").T))
         valid = self.config.validation
-        estimates = separate(self.model, mixture, len(self.targets), track.sample_rate, valid.window, valid.hop,
-                             valid.batch, device=self.device)
+        estimates = separate(self.model, mixture, len(self.targets), track.sample_rate,
+                             Chunking(valid.window, valid.hop, valid.batch, self.device))
         for j, target in enumerate(self.targets):
             self._sdr_sum[index, j] = global_sdr(track.read(target), estimates[j].T.numpy())
         self._sdr_sum[index, -1] = 1.0
@@ -181,11 +181,11 @@ class SeparationModule(pl.LightningModule):
 
 def _real_tracks(sample_rate: int) -> list[Any]:
     """The real recording for validation, or none (with a warning) where it cannot be decoded."""
+    from evaluator.cache import cache_dir
     from evaluator.real_music import RealMusicUnavailable, ensure_real_clip
-    from train.data import CACHE_ROOT
 
     try:
-        track = ensure_real_clip(CACHE_ROOT / "real")
+        track = ensure_real_clip(cache_dir("real"))
     except RealMusicUnavailable as e:
         warnings.warn(f"validation.real_clip: {e}; validating on the configured tracks only", stacklevel=2)
         return []

@@ -23,7 +23,7 @@ import soundfile as sf
 import soxr
 
 from evaluator.tracks import STEMS, find_tracks
-from my_submission.atomic import atomic_path
+from models.atomic import atomic_path
 
 OPUS_RATE = 48000
 _FULL_SCALE = 32768

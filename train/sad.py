@@ -21,12 +21,12 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 from tqdm import tqdm
 
-from my_submission.atomic import write_text
+from evaluator.tracks import TrackSource
+from models.atomic import write_text
 
 log = logging.getLogger(__name__)
 
@@ -107,17 +107,6 @@ def active_segments(audio: np.ndarray, sample_rate: int, params: SADParams = PAP
     return (kept * chunk).astype(np.int64)
 
 
-class StemSource(Protocol):
-    """What SAD needs of a track: its stems' files (for the cache key) and whole-stem reads."""
-
-    name: str
-    sample_rate: int
-
-    def stem_path(self, stem: str) -> Path: ...
-
-    def read(self, stem: str, start: int = 0, frames: int = -1) -> np.ndarray: ...
-
-
 @dataclass
 class SADIndex:
     """Kept segment starts per training track (same order as the tracks) and stem, and the segment length."""
@@ -126,7 +115,7 @@ class SADIndex:
     segment_frames: int
 
 
-def _cache_key(track: StemSource, stem: str) -> str:
+def _cache_key(track: TrackSource, stem: str) -> str:
     path = Path(track.stem_path(stem)).resolve()
     stat = path.stat()
     return f"{path}#{stem}|{stat.st_size}|{stat.st_mtime_ns}|{track.sample_rate}"
@@ -146,7 +135,7 @@ def _load_cache(path: Path, params: SADParams) -> dict[str, list[int]]:
     return data.get("entries", {})
 
 
-def build_sad_index(tracks: Sequence[StemSource], stems: Sequence[str], cache_path: str | os.PathLike | None,
+def build_sad_index(tracks: Sequence[TrackSource], stems: Sequence[str], cache_path: str | os.PathLike | None,
                     params: SADParams = PAPER_SAD,
                     load: Callable[[int, str], np.ndarray] | None = None) -> SADIndex:
     """Run ``active_segments`` on every stem of every track, reusing and updating the JSON cache at ``cache_path``

@@ -1,6 +1,6 @@
 """Separate an audio file into stems with the submission's model.
 
-    python -m my_submission.separate song.wav --out DIR [--targets vocals drums] [--offset 30] [--duration 10]
+    python -m tools.separate song.wav --out DIR [--targets vocals drums] [--offset 30] [--duration 10]
 
 Runs exactly what the grader runs (``separate_music_file`` of ``user_config.MySeparationModel`` by
 default, or ``--model package.module.Class``), with the inference settings overridable by flags.
@@ -10,40 +10,21 @@ Writes ``DIR/<instrument>.wav`` (16-bit PCM like the grader, or ``--subtype FLOA
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
 import soundfile as sf
 
-from .atomic import atomic_path
-from .separation_model import INSTRUMENTS, import_model_class
-from .settings import InferenceSettings
+from models.atomic import atomic_path
+from my_submission.separation_model import INSTRUMENTS
+
+from .model_flags import add_settings_flags, construct_model, import_model_class, settings_from_flags
 
 DEFAULT_MODEL = "my_submission.user_config.MySeparationModel"
 
 
-def add_settings_flags(parser: argparse.ArgumentParser) -> None:
-    """Flags that override the inference settings (window, hop, batch size, precision, device)."""
-    parser.add_argument("--window", type=float, help="chunk length in seconds")
-    parser.add_argument("--hop", type=float, help="seconds between chunk starts")
-    parser.add_argument("--batch-size", type=int, help="chunks per forward pass")
-    parser.add_argument("--precision", help="fp32, bf16 or fp16")
-    parser.add_argument("--device", help="auto, cpu, cuda, cuda:1 ...")
-
-
-def apply_settings_flags(args: argparse.Namespace, progress: bool = False) -> InferenceSettings:
-    """Export the given flags as ``BSRNN_*`` variables (what models read when constructed) and check them."""
-    overrides = {"window": args.window, "hop": args.hop, "batch_size": args.batch_size,
-                 "precision": args.precision, "device": args.device, "progress": progress or None}
-    for field, value in overrides.items():
-        if value is not None:
-            os.environ[InferenceSettings.env_name(field)] = str(int(value) if isinstance(value, bool) else value)
-    return InferenceSettings.from_env()
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m my_submission.separate", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.separate", description=__doc__.split("\n\n")[0])
     parser.add_argument("audio", type=Path, help="audio file to separate (any format soundfile reads)")
     parser.add_argument("--out", type=Path, required=True, help="folder for <instrument>.wav")
     parser.add_argument("--targets", nargs="+", choices=INSTRUMENTS, default=list(INSTRUMENTS),
@@ -66,8 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.offset < 0 or start >= info.frames or frames == 0 or (args.duration is not None and args.duration < 0):
         sys.exit(f"separate: --offset {args.offset} / --duration {args.duration} select no audio of {args.audio} "
                  f"({info.duration:.2f} s)")
-    apply_settings_flags(args, progress=True)
-    model = import_model_class(args.model)()
+    model = construct_model(import_model_class(args.model), settings_from_flags(args, progress=True), args.weights)
     model.active_targets = tuple(args.targets)
     mix, rate = sf.read(args.audio, start=start, frames=frames)
     stems, rates = model.separate_music_file(mix, rate)

@@ -1,6 +1,6 @@
 """Validate ``aicrowd.json``, the file that tells the grader who submits and for which leaderboard.
 
-    python -m my_submission.check_config [path/to/aicrowd.json]
+    python -m tools.check_config [path/to/aicrowd.json]
 """
 
 from __future__ import annotations

@@ -1,15 +1,17 @@
 """Submit to the challenge: pre-flight checks, then commit, tag ``submission-<name>`` and push.
 
-    ./submit.sh <name> [--dry-run] [--remote aicrowd] [--force]      (or python -m my_submission.submit ...)
+    ./submit.sh <name> [--dry-run] [--docker] [--remote aicrowd] [--force]   (or python -m tools.submit ...)
 
 Pre-flight, cheapest first: ``aicrowd.json`` is valid; the tag is new (locally and on the remote);
 the remote exists; every file to commit that is over 5 MB is routed through git-lfs (and git-lfs is
-installed); no weight file is git-ignored; and, in a fresh process without ``BSRNN_*`` variables (as on
-the server), ``MySeparationModel`` loads the bundled weights and separates 5 s of audio within
+installed); no weight file is git-ignored; and, in a fresh process (as on the server),
+``MySeparationModel`` loads the bundled weights and separates 5 s of audio within
 1.57 x 5 s. Then everything is committed (``git add -A``, then ``git add --renormalize .`` so that files
 committed before git-lfs was installed become LFS objects), tagged, and the branch and the tag are
 pushed to the remote (``--force`` force-pushes the branch, as the official helper does). A tag push
-is a submission; ``--dry-run`` stops after the checks.
+is a submission; ``--dry-run`` stops after the checks. ``--docker`` adds the slowest check: the grader's
+image built offline from what would be committed and the submission run in it with the grader's limits
+(``tools/docker_check.py``).
 """
 
 from __future__ import annotations
@@ -21,8 +23,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from models.contract import TIME_FACTOR
+
 from .check_config import load_and_check
-from .smoke import TIME_FACTOR
 
 LFS_THRESHOLD = 5 * 1024 * 1024
 WEIGHTS_FOLDER = "my_submission/weights"
@@ -79,10 +82,9 @@ def check_weights_not_ignored(repo: Path) -> None:
 
 
 def smoke(repo: Path, seconds: float = 5.0) -> str:
-    """Run ``my_submission.smoke`` in a fresh process from ``repo``, with the server's environment."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BSRNN_")}
-    env["PYTHONPATH"] = str(repo)
-    result = subprocess.run([sys.executable, "-m", "my_submission.smoke", "--seconds", str(seconds),
+    """Run ``tools.smoke`` in a fresh process from ``repo``."""
+    env = {**os.environ, "PYTHONPATH": str(repo)}
+    result = subprocess.run([sys.executable, "-m", "tools.smoke", "--seconds", str(seconds),
                              "--time-factor", str(TIME_FACTOR)], cwd=repo, env=env, capture_output=True, text=True)
     if result.returncode != 0:
         lines = (result.stderr or result.stdout or "no output").strip().splitlines()
@@ -113,7 +115,21 @@ def preflight(repo: Path, tag: str, remote: str) -> list[str]:
     return passed
 
 
-def submit(repo: Path, name: str, remote: str = "aicrowd", dry_run: bool = False, force: bool = False) -> str:
+def docker_preflight(repo: Path) -> str:
+    """The check in the grader's image (``tools.docker_check``); its report, or ``SubmitError`` naming the step."""
+    from tools.docker_check import DockerCheckError, run_check
+
+    try:
+        report = run_check(repo)
+    except DockerCheckError as e:
+        raise SubmitError(f"docker check failed at {e}") from e
+    if not report.passed:
+        raise SubmitError("docker check failed:\n  " + "\n  ".join(report.lines()))
+    return "docker check:\n  " + "\n  ".join(report.lines())
+
+
+def submit(repo: Path, name: str, remote: str = "aicrowd", dry_run: bool = False, force: bool = False,
+           docker: bool = False) -> str:
     """Check, commit, tag and push; returns the tag. Nothing is committed, tagged or pushed on ``dry_run``."""
     repo = Path(git(Path(repo), "rev-parse", "--show-toplevel").stdout.strip())
     tag = tag_name(name)
@@ -122,6 +138,8 @@ def submit(repo: Path, name: str, remote: str = "aicrowd", dry_run: bool = False
         raise SubmitError("HEAD is detached; check out a branch to submit from")
     for line in preflight(repo, tag, remote):
         print(f"ok: {line}")
+    if docker:
+        print(f"ok: {docker_preflight(repo)}")
     # --renormalize: a weight file committed before git-lfs was set up (the kit's own bundled file is one) is
     # stored as a plain blob; this re-adds it through the LFS filter so it reaches the remote as an LFS object.
     steps = [["add", "-A"], ["add", "--renormalize", "."], ["commit", "-m", f"Submission {name}"],
@@ -146,10 +164,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--remote", default="aicrowd", help="git remote to push to (default: aicrowd)")
     parser.add_argument("--dry-run", action="store_true", help="run the checks only")
     parser.add_argument("--force", action="store_true", help="force-push the branch")
+    parser.add_argument("--docker", action="store_true",
+                        help="also build the grader's image and run the submission in it (minutes)")
     parser.add_argument("--repo", type=Path, default=Path.cwd(), help="repository to submit (default: here)")
     args = parser.parse_args(argv)
     try:
-        submit(args.repo, args.name, args.remote, args.dry_run, args.force)
+        submit(args.repo, args.name, args.remote, args.dry_run, args.force, args.docker)
     except SubmitError as e:
         print(f"submit: {e}", file=sys.stderr)
         return 1

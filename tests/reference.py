@@ -2,19 +2,18 @@
 
 ``reference_forward(model, mix)`` computes what ``model(mix)`` computes, from the same parameters,
 the way a direct transcription of the paper would: one small layer call per band, activations kept
-as ``(items, dim, bands, frames)`` and copied into each RNN's layout. It exists as the correctness
-oracle for the vectorised model (tests) and as the speed baseline (benchmarks/model_forward.py).
+as ``(items, dim, bands, frames)`` and copied into each RNN's layout. It is the correctness oracle for
+the vectorised model (tests) and the speed baseline (benchmarks/model_forward.py); the STFT analysis and
+synthesis are the model's own public steps.
 """
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch.nn import functional as F
 
-from .bsrnn import BSRNN
-from .sequence import ResidualSequence
+from models.bsrnn import BSRNN
+from models.sequence import ResidualSequence
 
 
 def _band_split(model: BSRNN, feats: torch.Tensor) -> torch.Tensor:
@@ -54,13 +53,8 @@ def _masks(model: BSRNN, head_name: str, z: torch.Tensor) -> torch.Tensor:
 
 def reference_forward(model: BSRNN, mix: torch.Tensor) -> torch.Tensor:
     """``model(mix)`` computed with per-band loops; same input and output shapes."""
-    cfg = model.config
-    b, c, length = mix.shape
-    padded = max(cfg.n_fft, math.ceil(length / cfg.hop_length) * cfg.hop_length)
-    x = F.pad(mix.reshape(b * c, length).float(), (0, padded - length))
-    spec = model._stft(x)
+    spec, feats = model.analysis(mix)
     items, n_bins, frames = spec.shape
-    feats = torch.view_as_real(spec).transpose(1, 2).reshape(items, frames, 2 * n_bins)
     z = _band_split(model, feats)  # (items, dim, bands, frames)
     n, k = z.shape[1], z.shape[2]
     for repeat in model.repeats:
@@ -72,12 +66,6 @@ def reference_forward(model: BSRNN, mix: torch.Tensor) -> torch.Tensor:
         if repeat.attention is not None:
             trunk = repeat.attention(trunk)
         if repeat.tac is not None:
-            trunk = repeat.tac(trunk, c)
+            trunk = repeat.tac(trunk, mix.shape[1])
         z = trunk.permute(1, 3, 0, 2)
-    estimates = []
-    for name in model.targets:
-        mask = _masks(model, name, z).float().view(items, frames, n_bins, 2)
-        mask = torch.view_as_complex(mask.contiguous()).transpose(1, 2)
-        wave = torch.istft(spec * mask, cfg.n_fft, cfg.hop_length, window=model.window, center=True, length=padded)
-        estimates.append(wave[:, :length])
-    return torch.stack(estimates, 1).view(b, c, len(model.targets), length).transpose(1, 2)
+    return model.synthesis(spec, [_masks(model, name, z) for name in model.targets], mix.shape)

@@ -1,7 +1,7 @@
 """Smoke test of the submission as the grader will build it: construct ``MySeparationModel`` (loading the
 bundled weights) and separate a few seconds of stereo audio within the time limit.
 
-    python -m my_submission.smoke [--seconds 5] [--time-factor 1.57]
+    python -m tools.smoke [--seconds 5] [--time-factor 1.57]
 
 Prints one JSON line (load and separation times) and exits 0, or prints the problem and exits 1.
 """
@@ -15,7 +15,8 @@ import time
 
 import numpy as np
 
-TIME_FACTOR = 1.57
+from models.contract import INSTRUMENTS, TIME_FACTOR, check_output
+
 SAMPLE_RATE = 44100
 
 
@@ -39,16 +40,9 @@ def run(seconds: float, time_factor: float) -> dict:
     start = time.perf_counter()
     stems, rates = model.separate_music_file(mix, SAMPLE_RATE)
     took = time.perf_counter() - start
-    instruments = ["bass", "drums", "other", "vocals"]
-    if list(model.instruments) != instruments or set(stems) != set(instruments) or set(rates) != set(instruments):
-        raise RuntimeError(f"the model must expose and return exactly {instruments}")
-    for name in instruments:
-        stem = np.asarray(stems[name])
-        if stem.shape != mix.shape or rates[name] != SAMPLE_RATE:
-            raise RuntimeError(f"{name}: got shape {stem.shape} at {rates[name]} Hz, expected {mix.shape} at "
-                               f"{SAMPLE_RATE} Hz")
-        if not np.isfinite(stem).all() or np.abs(stem).max() > 1:
-            raise RuntimeError(f"{name}: values must be finite and inside [-1, 1]")
+    if list(model.instruments) != list(INSTRUMENTS):
+        raise RuntimeError(f"the model must expose exactly {list(INSTRUMENTS)}, got {list(model.instruments)}")
+    check_output("smoke signal", mix, SAMPLE_RATE, stems, rates)
     if took > time_factor * seconds:
         raise RuntimeError(f"separating {seconds:g} s took {took:.2f} s, over the limit of {time_factor} x "
                            f"{seconds:g} s = {time_factor * seconds:.2f} s")

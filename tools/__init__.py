@@ -1,0 +1,1 @@
+"""Developer tools around the submission: separate a file, smoke-test, check ``aicrowd.json``, submit."""

@@ -65,7 +65,8 @@ _GROOVES = {
                dict(kick="X.........x.....", snare="....x.......x...", ride="x..x..x.x..x..x."),
                dict(kick="X.......X.......", snare="........X.......", shaker="x.x.x.x.x.x.x.x.")],
     "funk": [dict(kick="X..x..x...X..x..", snare="....X..o.o..X..o", hat="xxxxxxxxxxxxxxxx"),
-             dict(kick="X.x...x..xX.....", snare="....X.o.....X.o.", hat="x.xox.xox.xox.xo", open_hat="......x.......x.")],
+             dict(kick="X.x...x..xX.....", snare="....X.o.....X.o.", hat="x.xox.xox.xox.xo",
+                  open_hat="......x.......x.")],
     "metal": [dict(kick="XxXxXxXxXxXxXxXx", snare="....X.......X...", ride="x.x.x.x.x.x.x.x."),
               dict(kick="X.x.X.x.X.x.X.x.", snare="....X.......X...", hat="x.x.x.x.x.x.x.x."),
               dict(kick="XxxxXxxxXxxxXxxx", snare="X...X...X...X...", crash="x...x...x...x...")],
@@ -75,14 +76,16 @@ _DRUM_KEYS = dict(kick=KICK, snare=SNARE, hat=HAT, open_hat=OPEN_HAT, ride=RIDE,
 
 # What each genre plays. "other" lists (role, weight); the song draws 2-4 distinct ones.
 STYLES = {
-    "rock": dict(tempo=(95, 150), swing=(0.0,), bass=("eighths", "roots", "follow"), voice=(("sung", 0.9), ("rap", 0.1)),
+    "rock": dict(tempo=(95, 150), swing=(0.0,), bass=("eighths", "roots", "follow"),
+                 voice=(("sung", 0.9), ("rap", 0.1)),
                  other=[("crunch guitar", 3), ("distorted guitar", 3), ("clean guitar", 2), ("piano", 1), ("organ", 1),
                         ("lead guitar", 1)]),
     "pop": dict(tempo=(90, 128), swing=(0.0, 0.1), bass=("roots", "eighths", "octaves", "follow"),
                 voice=(("sung", 0.9), ("rap", 0.1)),
                 other=[("piano", 3), ("electric piano", 2), ("clean guitar", 2), ("acoustic guitar", 2), ("strings", 2),
                        ("pad", 2), ("synth pluck", 2), ("bells", 1)]),
-    "hiphop": dict(tempo=(80, 100), swing=(0.1, 0.25), bass=("sustained", "follow"), voice=(("rap", 0.7), ("sung", 0.3)),
+    "hiphop": dict(tempo=(80, 100), swing=(0.1, 0.25), bass=("sustained", "follow"),
+                   voice=(("rap", 0.7), ("sung", 0.3)),
                    other=[("electric piano", 3), ("pad", 2), ("strings", 2), ("synth pluck", 2), ("piano", 2),
                           ("brass", 1), ("bells", 1)]),
     "electronic": dict(tempo=(118, 132), swing=(0.0,), bass=("octaves", "offbeat", "sustained"),
@@ -96,7 +99,8 @@ STYLES = {
                  other=[("muted guitar", 3), ("clean guitar", 3), ("clavinet", 2), ("brass", 3), ("organ", 2),
                         ("electric piano", 2)]),
     "metal": dict(tempo=(110, 170), swing=(0.0,), bass=("eighths", "follow"), voice=(("sung", 1.0),),
-                  other=[("distorted guitar", 5), ("lead guitar", 2), ("crunch guitar", 2), ("strings", 1), ("organ", 1)]),
+                  other=[("distorted guitar", 5), ("lead guitar", 2), ("crunch guitar", 2), ("strings", 1),
+                         ("organ", 1)]),
 }
 GENRES = tuple(STYLES)
 SINGER_RANGES = {"female": (55, 76), "male": (43, 64)}  # MIDI

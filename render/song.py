@@ -9,13 +9,14 @@ import math
 
 import numpy as np
 
-from render import instruments, production, voice
 from models.contract import INSTRUMENTS
+from render import instruments, production, voice
 from render.score import Part, Song, compose
 
 _BASS_SOUNDS = {
     "rock": ("finger bass", "pick bass", "pick bass"), "metal": ("pick bass", "finger bass"),
-    "pop": ("finger bass", "pick bass", "synth bass", "fretless bass"), "funk": ("slap bass", "finger bass", "synth bass"),
+    "pop": ("finger bass", "pick bass", "synth bass", "fretless bass"),
+    "funk": ("slap bass", "finger bass", "synth bass"),
     "hiphop": ("synth bass", "finger bass", "fretless bass"), "electronic": ("synth bass", "synth bass", "finger bass"),
     "ballad": ("fretless bass", "acoustic bass", "finger bass"),
 }

@@ -12,8 +12,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from datetime import timedelta
 from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 

@@ -141,8 +141,8 @@ def synthetic_folder(cfg: DataConfig, sample_rate: int) -> Path:
 
 
 def _synthetic_tracks(cfg: DataConfig, sample_rate: int) -> tuple[list, list]:
-    from render import ensure_dataset
     from evaluator.tracks import find_tracks
+    from render import ensure_dataset
 
     folder = synthetic_folder(cfg, sample_rate)
     train = ensure_dataset(folder / "train", cfg.synthetic_tracks, cfg.synthetic_duration,

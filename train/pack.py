@@ -4,9 +4,9 @@
     python -m train.pack unpack PACKED_DIR DATA_DIR [--jobs 8]     # <track>/{mixture,<stems>}.wav at 44.1 kHz
 
 For a rented GPU machine that takes a small upload (about 20 KB per second of song at 40 kbit/s per stem,
-against 700 KB as WAV). Packing encodes with ffmpeg (libopus, at 48 kHz); unpacking decodes with soundfile and resamples back with soxr. Unpacking writes 16-bit
-stems and their exact sum as the mixture, so training and validation see a consistent track. Lossy: for training
-data carried to a GPU, not for evaluation.
+against 700 KB as WAV). Packing encodes with ffmpeg (libopus, at 48 kHz); unpacking decodes with soundfile,
+resamples back with soxr and writes 16-bit stems at -6 dB with their exact sum as the mixture, so training and
+validation see a consistent track. Lossy: for training data carried to a GPU, not for evaluation.
 """
 
 from __future__ import annotations

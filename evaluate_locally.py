@@ -3,12 +3,12 @@
     python evaluate_locally.py [--data DIR] [--outputs DIR] [--model package.module.Class] [--metric both] ...
 
 Data: ``--data``, else ``./public_dataset/MUSDB18-7-WAV/test/`` when it exists (the official
-default), else the embedded default: a small deterministic synthetic set in the MUSDB18-HQ layout,
-generated once into ``.cache/default-testset/``. Model: ``--model``, else ``my_submission.user_config``'s
-``MySeparationModel`` (the bundled weights); without weights it says so and falls back to the identity
-baseline. Writes predictions, per-track scores, results.csv, results.md, sdr_per_track.png, scores.txt
-and report.html (tables, plots and audio players: open it in a browser) into ``--outputs`` (default
-``./evaluator_outputs/``), then prints the official five lines.
+default), else the embedded default: a small deterministic set of songs made by ``render`` (never used in
+training) in the MUSDB18-HQ layout, rendered once into ``.cache/default-testset/``. Model: ``--model``, else
+``my_submission.user_config``'s ``MySeparationModel`` (the bundled weights); without weights it says so and
+falls back to the identity baseline. Writes predictions, per-track scores, results.csv, results.md,
+sdr_per_track.png, scores.txt and report.html (tables, plots and audio players: open it in a browser) into
+``--outputs`` (default ``./evaluator_outputs/``), then prints the official five lines.
 """
 
 from __future__ import annotations
@@ -22,12 +22,12 @@ from evaluator.cache import cache_dir
 from evaluator.harness import METRICS, evaluate
 from evaluator.metrics import BACKENDS
 from evaluator.report import markdown_table, official_lines, timing_lines, write_reports
-from evaluator.synthetic import DEFAULT_TEST_SET, ensure_dataset
 from evaluator.tracks import STEMS, find_tracks
 from models.contract import TIME_FACTOR
 from my_submission.bsrnn_model import WEIGHTS_DIR, BSRNNModel, WeightsNotFoundError, find_weight_files
 from my_submission.identity_model import IdentityModel
 from my_submission.user_config import MySeparationModel
+from render import DEFAULT_TEST_SET, ensure_dataset
 from tools.model_flags import add_settings_flags, construct_model, import_model_class, settings_from_flags
 
 OFFICIAL_DATA = Path("public_dataset/MUSDB18-7-WAV/test")
@@ -36,13 +36,13 @@ IDENTITY = "my_submission.identity_model.IdentityModel"
 
 
 def resolve_data(data: Path | None) -> Path:
-    """``--data``, else the official folder when present, else the embedded synthetic set (generated once)."""
+    """``--data``, else the official folder when present, else the embedded rendered set (made once)."""
     if data is not None:
         return data
     if OFFICIAL_DATA.is_dir():
         print(f"data: {OFFICIAL_DATA} (the official default)")
         return OFFICIAL_DATA
-    print(f"data: no {OFFICIAL_DATA}; using the embedded default, a synthetic set "
+    print(f"data: no {OFFICIAL_DATA}; using the embedded default, songs made by render/ "
           f"({DEFAULT_TEST_SET['n_tracks']} tracks of {DEFAULT_TEST_SET['duration']:g} s, seed "
           f"{DEFAULT_TEST_SET['seed']}) in {DEFAULT_TEST_SET_DIR}")
     return ensure_dataset(DEFAULT_TEST_SET_DIR, progress=True, **DEFAULT_TEST_SET)

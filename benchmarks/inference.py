@@ -2,7 +2,7 @@
 
 Each configuration ``layout:precision:window:hop:batch`` runs in a fresh subprocess (so its peak
 resident memory is its own) and separates the same synthetic stereo track
-(``evaluator.synthetic.synthesize_track``) with randomly initialised paper-size (128 x 12) models:
+(``render.render_song``) with randomly initialised paper-size (128 x 12) models:
 
 - ``per-target``: four one-target models with their own band schemes (the paper's setup);
 - ``multi``: one multi-target model (shared trunk on the vocals scheme, four mask heads; about 1/4 of the work).
@@ -88,13 +88,13 @@ def worker(config: Config, duration: float, seed: int, threads: int, out: Path) 
     """Separate the synthetic track once with ``config``; save the stems to ``out`` (.npz) and return the timings."""
     import torch
 
-    from evaluator.synthetic import synthesize_track
     from models.apply import resolve_precision
     from my_submission.separation_model import SeparationModel
     from my_submission.settings import InferenceSettings
+    from render import render_song
 
     torch.set_num_threads(threads)
-    stems = synthesize_track(seed, duration)
+    stems = render_song(seed, duration)
     mixture = sum(stems.values()).astype(np.float64)  # what soundfile.read gives the grader's model
     settings = InferenceSettings(window=config.window, hop=config.hop, batch_size=config.batch_size,
                                  precision=config.precision, device="cpu")
@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(worker(configs[0], args.duration, args.seed, args.threads, Path(args.out))))
         return
 
-    from evaluator.synthetic import synthesize_track
+    from render import render_song
 
     os.environ["OMP_NUM_THREADS"] = str(args.threads)
     print(f"{describe_machine()}; {args.threads} threads per run; track: synthetic seed {args.seed}, "
@@ -180,7 +180,7 @@ def main(argv: list[str] | None = None) -> None:
             results.append(result)
             print(f"{config}: real-time factor {result['rtf']:.2f}, peak {result['peak_mb']:.0f} MB, "
                   f"load {result['load']:.1f}", flush=True)
-        truth = synthesize_track(args.seed, args.duration)
+        truth = render_song(args.seed, args.duration)
         for result in results:
             c = Config.parse(result["config"])
             reference = next((r for r in results if r["precision_used"] == "fp32" and

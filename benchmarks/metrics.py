@@ -2,7 +2,7 @@
 
     python benchmarks/metrics.py [--tracks 3] [--duration 20] [--repeats 3]
 
-Tracks come from the kit's synthetic generator (four stereo stems at 44.1 kHz); estimates are the
+Tracks come from the kit's renderer (render.render_song) (four stereo stems at 44.1 kHz); estimates are the
 references with leakage from the other stems and noise, and one silent second, so museval's NaN rule
 is exercised. For each track both backends score the four sources jointly (1 s windows and hop, as
 museval.eval_mus_track does); times are medians over the repeats, museval timed in the same run.
@@ -18,14 +18,14 @@ import numpy as np
 import torch
 
 from evaluator.metrics import _museval_window_sdr, chunk_sdr, window_sdr
-from evaluator.synthetic import synthesize_track
 from evaluator.tracks import STEMS
+from render import render_song
 
 RATE = 44100
 
 
 def make_case(seed: int, duration: float) -> tuple[np.ndarray, np.ndarray]:
-    stems = synthesize_track(seed, duration, RATE)
+    stems = render_song(seed, duration, RATE)
     references = np.stack([stems[s] for s in STEMS]).astype(np.float64)
     rng = np.random.default_rng(seed)
     leak = references[[1, 2, 3, 0]]

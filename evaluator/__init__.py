@@ -1,4 +1,4 @@
-"""Metrics, the MUSDB18-HQ-layout track reader, the synthetic dataset generator and the evaluation harness."""
+"""Metrics, the MUSDB18-HQ-layout track reader, the real-music clip, the cache folders and the evaluation harness."""
 
 from .metrics import chunk_sdr, global_sdr
 

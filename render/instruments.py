@@ -36,6 +36,10 @@ PROGRAMS = {
 }
 DRUM_KITS = (0, 1, 8, 16, 24, 25, 32, 40)  # GM kit presets (bank 128) tried in every GM bank
 _RELEASE_TAIL = 1.5  # seconds rendered after the last note-off
+# FluidSynth renders whole blocks of this many samples, ahead of what a call asks for, and starts a note at the
+# next block: every call here asks for whole blocks and events sit on block starts (1.5 ms at 44.1 kHz), so a part
+# sounds the same whatever the synth rendered before
+_BLOCK = 64
 
 
 class MissingSoundError(RuntimeError):
@@ -56,68 +60,110 @@ def _find(name: str) -> Path | None:
     return next((d / name for d in SOUNDFONT_DIRS if (d / name).is_file()), None)
 
 
-@functools.lru_cache(maxsize=1)
-def _synth(sample_rate: int):
-    """One FluidSynth instance per process with every bank loaded (MuseScore's takes ~3 s to decode)."""
+def _fluidsynth():
     try:
         import fluidsynth
     except (ImportError, OSError) as e:  # pyfluidsynth missing, or libfluidsynth not installed
         raise MissingSoundError(f"FluidSynth is not available ({e}); run scripts/setup.sh, which installs "
                                 f"{', '.join(APT_PACKAGES)} and pyfluidsynth") from e
-    synth = fluidsynth.Synth(gain=0.5, samplerate=float(sample_rate), **{
-        "synth.reverb.active": 0, "synth.chorus.active": 0, "synth.polyphony": 512, "synth.cpu-cores": 1})
-    ids = {}
-    for name in GM_BANKS + ACOUSTIC_KITS:
-        path = _find(name)
-        if path is not None:
-            ids[name] = synth.sfload(str(path))
-    if not any(name in ids for name in GM_BANKS):
+    return fluidsynth
+
+
+class Banks:
+    """A fresh FluidSynth for one song, loading each bank when a part first needs it.
+
+    FluidSynth keeps state that its reset does not clear (a note's exact start and attack depend on what the
+    synth played before), so each song gets its own synth: a song's audio then depends on its seed alone.
+    """
+
+    def __init__(self, sample_rate: int = 44100):
+        fluidsynth = _fluidsynth()
+        self.sample_rate = sample_rate
+        self.synth = fluidsynth.Synth(gain=0.5, samplerate=float(sample_rate), **{
+            "synth.reverb.active": 0, "synth.chorus.active": 0, "synth.polyphony": 512, "synth.cpu-cores": 1})
+        self.ids: dict[str, int] = {}
+        self._write = fluidsynth.cfunc(
+            "fluid_synth_write_float", ctypes.c_int, ("synth", ctypes.c_void_p, 1), ("len", ctypes.c_int, 1),
+            ("lout", ctypes.c_void_p, 1), ("loff", ctypes.c_int, 1), ("lincr", ctypes.c_int, 1),
+            ("rout", ctypes.c_void_p, 1), ("roff", ctypes.c_int, 1), ("rincr", ctypes.c_int, 1))
+
+    def __enter__(self) -> Banks:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.synth.delete()
+
+    def _bank(self, name: str) -> int:
+        if name not in self.ids:
+            path = _find(name)
+            if path is None:
+                raise MissingSoundError(f"SoundFont {name} is not installed; run scripts/setup.sh")
+            self.ids[name] = self.synth.sfload(str(path))
+        return self.ids[name]
+
+    def play(self, notes: list[Note], sound: Sound, n_samples: int) -> np.ndarray:
+        """``notes`` played by ``sound``: float32 ``(2, n_samples)`` (the synth's stereo image of the preset)."""
+        synth, rate = self.synth, self.sample_rate
+        synth.system_reset()
+        channel = 9 if sound.drums else 0
+        if synth.program_select(channel, self._bank(sound.bank_file), sound.bank, sound.program) != 0:
+            raise MissingSoundError(f"{sound.bank_file} has no preset {sound.bank}:{sound.program}")
+
+        def block(seconds: float) -> int:
+            return round(seconds * rate / _BLOCK) * _BLOCK
+
+        events = sorted([(block(n.start), 1, n.pitch, n.velocity) for n in notes]
+                        + [(block(n.start + n.length), 0, n.pitch, 0) for n in notes])
+        length = -(-n_samples // _BLOCK) * _BLOCK
+        total = min(length, (events[-1][0] if events else 0) + block(_RELEASE_TAIL))
+        out = np.zeros((2, length), dtype=np.float32)
+        position = 0
+        for time, on, pitch, velocity in [*events, (total, -1, 0, 0)]:
+            time = min(time, total)
+            if time > position:
+                left, right = out[0, position:time], out[1, position:time]
+                self._write(synth.synth, time - position, left.ctypes.data, 0, 1, right.ctypes.data, 0, 1)
+                position = time
+            if on == 1:
+                synth.noteon(channel, pitch, velocity)
+            elif on == 0 and not sound.drums:
+                synth.noteoff(channel, pitch)
+        synth.system_reset()
+        return out[:, :n_samples]
+
+
+@functools.lru_cache(maxsize=1)
+def _presets() -> frozenset[tuple[str, int, int]]:
+    """Every (bank file, bank, program) installed, read once per process."""
+    synth = _fluidsynth().Synth()
+    found = set()
+    try:
+        for name in GM_BANKS + ACOUSTIC_KITS:
+            path = _find(name)
+            if path is None:
+                continue
+            sfid = synth.sfload(str(path))
+            found |= {(name, bank, program) for bank in (0, 128) for program in range(128)
+                      if synth.sfpreset_name(sfid, bank, program)}
+    finally:
+        synth.delete()
+    if not any(name in GM_BANKS for name, _, _ in found):
         raise MissingSoundError(f"no General MIDI SoundFont found in {', '.join(map(str, SOUNDFONT_DIRS))}; run "
                                 f"scripts/setup.sh (apt packages {', '.join(APT_PACKAGES)})")
-    write = fluidsynth.cfunc("fluid_synth_write_float", ctypes.c_int, ("synth", ctypes.c_void_p, 1),
-                             ("len", ctypes.c_int, 1), ("lout", ctypes.c_void_p, 1), ("loff", ctypes.c_int, 1),
-                             ("lincr", ctypes.c_int, 1), ("rout", ctypes.c_void_p, 1), ("roff", ctypes.c_int, 1),
-                             ("rincr", ctypes.c_int, 1))
-    return synth, ids, write
+    return frozenset(found)
 
 
-def available_sounds(role: str, sample_rate: int = 44100) -> list[Sound]:
+def available_sounds(role: str) -> list[Sound]:
     """Every installed (bank, preset) that can play ``role`` ("drums" or a key of ``PROGRAMS``)."""
-    synth, ids, _ = _synth(sample_rate)
+    presets = _presets()
     if role == "drums":
-        sounds = [Sound(name, 128, kit, drums=True) for name in GM_BANKS if name in ids for kit in DRUM_KITS
-                  if synth.sfpreset_name(ids[name], 128, kit)]
-        return sounds + [Sound(name, 0, 0) for name in ACOUSTIC_KITS if name in ids]
-    return [Sound(name, 0, program) for name in GM_BANKS if name in ids for program in PROGRAMS[role]
-            if synth.sfpreset_name(ids[name], 0, program)]
+        kits = [Sound(name, 128, kit, drums=True) for name in GM_BANKS for kit in DRUM_KITS
+                if (name, 128, kit) in presets]
+        return kits + [Sound(name, 0, 0) for name in ACOUSTIC_KITS if (name, 0, 0) in presets]
+    return [Sound(name, 0, program) for name in GM_BANKS for program in PROGRAMS[role]
+            if (name, 0, program) in presets]
 
 
-def choose_sound(role: str, rng: np.random.Generator, sample_rate: int = 44100) -> Sound:
-    sounds = available_sounds(role, sample_rate)
+def choose_sound(role: str, rng: np.random.Generator) -> Sound:
+    sounds = available_sounds(role)
     return sounds[rng.integers(len(sounds))]
-
-
-def play(notes: list[Note], sound: Sound, n_samples: int, sample_rate: int = 44100) -> np.ndarray:
-    """``notes`` played by ``sound``: float32 ``(2, n_samples)`` (the synth's stereo image of the preset)."""
-    synth, ids, write = _synth(sample_rate)
-    synth.system_reset()
-    channel = 9 if sound.drums else 0
-    if synth.program_select(channel, ids[sound.bank_file], sound.bank, sound.program) != 0:
-        raise MissingSoundError(f"{sound.bank_file} has no preset {sound.bank}:{sound.program}")
-    events = sorted([(round(n.start * sample_rate), 1, n.pitch, n.velocity) for n in notes]
-                    + [(round((n.start + n.length) * sample_rate), 0, n.pitch, 0) for n in notes])
-    total = min(n_samples, (events[-1][0] if events else 0) + int(_RELEASE_TAIL * sample_rate))
-    out = np.zeros((2, n_samples), dtype=np.float32)
-    position = 0
-    for time, on, pitch, velocity in [*events, (total, -1, 0, 0)]:
-        time = min(time, total)
-        if time > position:
-            left, right = out[0, position:time], out[1, position:time]
-            write(synth.synth, time - position, left.ctypes.data, 0, 1, right.ctypes.data, 0, 1)
-            position = time
-        if on == 1:
-            synth.noteon(channel, pitch, velocity)
-        elif on == 0 and not sound.drums:
-            synth.noteoff(channel, pitch)
-    synth.system_reset()
-    return out

@@ -25,11 +25,16 @@ def _u(rng: np.random.Generator, low: float, high: float) -> float:
     return float(rng.uniform(low, high))
 
 
-def _eq(rng: np.random.Generator, highpass: float) -> list:
+def _hz(frequency: float, sample_rate: int) -> float:
+    """A filter frequency kept below Nyquist (pedalboard's filters turn to NaN above it)."""
+    return min(frequency, 0.45 * sample_rate)
+
+
+def _eq(rng: np.random.Generator, highpass: float, sample_rate: int) -> list:
     return [pb.HighpassFilter(highpass),
             pb.LowShelfFilter(_u(rng, 80, 250), _u(rng, -4, 3)),
-            pb.PeakFilter(_u(rng, 300, 4000), _u(rng, -5, 5), _u(rng, 0.5, 2.0)),
-            pb.HighShelfFilter(_u(rng, 4000, 10000), _u(rng, -5, 4))]
+            pb.PeakFilter(_hz(_u(rng, 300, 4000), sample_rate), _u(rng, -5, 5), _u(rng, 0.5, 2.0)),
+            pb.HighShelfFilter(_hz(_u(rng, 4000, 10000), sample_rate), _u(rng, -5, 4))]
 
 
 def _compressor(rng: np.random.Generator, ratio: tuple[float, float]) -> pb.Compressor:
@@ -37,23 +42,24 @@ def _compressor(rng: np.random.Generator, ratio: tuple[float, float]) -> pb.Comp
                          release_ms=_u(rng, 50, 250))
 
 
-def part_chain(stem: str, role: str, genre: str, rng: np.random.Generator) -> pb.Pedalboard:
+def part_chain(stem: str, role: str, genre: str, rng: np.random.Generator, sample_rate: int) -> pb.Pedalboard:
     """The insert effects of one part."""
     if stem == "drums":
-        chain = _eq(rng, 30) + [_compressor(rng, (2, 5))]
+        chain = _eq(rng, 30, sample_rate) + [_compressor(rng, (2, 5))]
     elif stem == "bass":
-        chain = _eq(rng, 30) + [_compressor(rng, (3, 8))]
+        chain = _eq(rng, 30, sample_rate) + [_compressor(rng, (3, 8))]
         if rng.random() < 0.3:
             chain.append(pb.Distortion(_u(rng, 3, 12)))
-        chain.append(pb.LowpassFilter(_u(rng, 2500, 9000)))
+        chain.append(pb.LowpassFilter(_hz(_u(rng, 2500, 9000), sample_rate)))
     elif stem == "vocals":
-        chain = _eq(rng, _u(rng, 80, 140)) + [_compressor(rng, (3, 6)),
-                                              pb.PeakFilter(_u(rng, 2500, 5000), _u(rng, 1, 5), 1.0)]
+        chain = _eq(rng, _u(rng, 80, 140), sample_rate) + [_compressor(rng, (3, 6)),
+                                              pb.PeakFilter(_hz(_u(rng, 2500, 5000), sample_rate), _u(rng, 1, 5), 1.0)]
     else:
-        chain = _eq(rng, _u(rng, 60, 200))
+        chain = _eq(rng, _u(rng, 60, 200), sample_rate)
         if role in _DISTORTED or (role == "clean guitar" and genre in ("rock", "metal") and rng.random() < 0.5):
             drive = _u(rng, 18, 34) if role == "distorted guitar" or genre == "metal" else _u(rng, 8, 20)
-            chain += [pb.Distortion(drive), pb.LowpassFilter(_u(rng, 4000, 7500)), pb.HighpassFilter(90)]
+            chain += [pb.Distortion(drive), pb.LowpassFilter(_hz(_u(rng, 4000, 7500), sample_rate)),
+                      pb.HighpassFilter(90)]
         elif role in ("clean guitar", "electric piano", "synth pluck", "organ") and rng.random() < 0.4:
             chain.append(pb.Chorus(rate_hz=_u(rng, 0.3, 1.5), depth=_u(rng, 0.1, 0.4), mix=_u(rng, 0.2, 0.5)))
         elif rng.random() < 0.1:

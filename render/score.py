@@ -42,7 +42,6 @@ class Part:
     role: str  # e.g. "piano", "distorted guitar", "sung"
     notes: list[Note] = field(default_factory=list)
     pan: float = 0.0  # -1 (left) .. 1 (right)
-    lyrics: list[str] = field(default_factory=list)  # vocal phrases (sung / rapped parts)
     phrases: list[tuple[float, float]] = field(default_factory=list)  # (start, end) of each vocal phrase
     singer: str = ""  # vocal parts: "female" or "male"
 

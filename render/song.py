@@ -23,7 +23,8 @@ _BASS_SOUNDS = {
 MIN_DURATION = 1.0  # seconds
 
 
-def _part_audio(song: Song, part: Part, rng: np.random.Generator, n: int, sample_rate: int) -> np.ndarray:
+def _part_audio(song: Song, part: Part, rng: np.random.Generator, n: int, sample_rate: int,
+                banks: instruments.Banks) -> np.ndarray:
     if part.stem == "vocals" and part.role != "choir":
         layers = 2 if rng.random() < 0.35 else 1
         return voice.sing(song, part, rng, n, sample_rate, layers=layers, harmony=rng.random() < 0.3)
@@ -31,8 +32,7 @@ def _part_audio(song: Song, part: Part, rng: np.random.Generator, n: int, sample
     if part.stem == "bass":
         options = _BASS_SOUNDS[song.genre]
         role = options[rng.integers(len(options))]
-    sound = instruments.choose_sound(role, rng, sample_rate)
-    return instruments.play(part.notes, sound, n, sample_rate)
+    return banks.play(part.notes, instruments.choose_sound(role, rng), n)
 
 
 def render_song(seed: int, duration: float, sample_rate: int = 44100, genre: str | None = None
@@ -46,12 +46,12 @@ def render_song(seed: int, duration: float, sample_rate: int = 44100, genre: str
     score_rng, sound_rng, mix_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(int(seed)).spawn(3))
     song = compose(score_rng, duration, genre)
     dry = {stem: np.zeros((2, n), dtype=np.float32) for stem in INSTRUMENTS}
-    for part in song.parts:
-        audio = _part_audio(song, part, sound_rng, n, sample_rate)
-        audio = production.process(audio, production.part_chain(part.stem, part.role, song.genre, mix_rng),
-                                   sample_rate)
-        width = {"bass": 0.2, "vocals": 0.5}.get(part.stem, 1.0)
-        dry[part.stem] += production.pan(audio, part.pan, width)
+    with instruments.Banks(sample_rate) as banks:
+        for part in song.parts:
+            audio = _part_audio(song, part, sound_rng, n, sample_rate, banks)
+            chain = production.part_chain(part.stem, part.role, song.genre, mix_rng, sample_rate)
+            width = {"bass": 0.2, "vocals": 0.5}.get(part.stem, 1.0)
+            dry[part.stem] += production.pan(production.process(audio, chain, sample_rate), part.pan, width)
     stems = {}
     for stem, audio in dry.items():
         send = mix_rng.uniform(0.05, 0.3) if stem != "bass" else 0.0

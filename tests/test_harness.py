@@ -15,9 +15,9 @@ from evaluator import global_sdr
 from evaluator.harness import PeakMemory, TrackResult, evaluate
 from evaluator.metrics import chunk_sdr
 from evaluator.report import markdown_table, official_lines, summary, write_reports
-from evaluator.synthetic import write_dataset
 from evaluator.tracks import STEMS, TrackError, find_tracks
 from my_submission.identity_model import IdentityModel
+from render import write_dataset
 
 IDENTITY = "my_submission.identity_model.IdentityModel"
 

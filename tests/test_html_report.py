@@ -20,8 +20,8 @@ import evaluate_locally
 from evaluator import html_report
 from evaluator.harness import TrackResult
 from evaluator.report import TABLE_ORDER, write_reports
-from evaluator.synthetic import write_dataset
 from evaluator.tracks import STEMS
+from render import write_dataset
 
 IDENTITY = "my_submission.identity_model.IdentityModel"
 ODD_NAME = "A & B <live>"

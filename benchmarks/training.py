@@ -72,11 +72,12 @@ def step_times_lightning(config) -> list[float]:
 def step_times_loop(config) -> list[float]:
     import torch
 
-    from models import build_model
+    from models import allocator, build_model
     from train.data import build_datasets
     from train.loader import collate_pairs
     from train.losses import SeparationLoss
 
+    allocator.keep_freed_memory()  # as SeparationModule does: equal configuration
     torch.manual_seed(config.seed)
     model = build_model(config.model)
     train_set, _ = build_datasets(config.data, model.targets, model.config.sample_rate, config.seed)

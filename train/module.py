@@ -12,7 +12,7 @@ from lightning.pytorch.loggers import TensorBoardLogger
 from torch.utils.data import DataLoader
 
 from evaluator.metrics import global_sdr
-from models import build_model, separate
+from models import allocator, build_model, separate
 from train.config import ExperimentConfig
 from train.loader import EpochDataset, RankBatches, ResumableLoader, collate_pairs
 from train.losses import SeparationLoss
@@ -34,12 +34,15 @@ class SeparationModule(pl.LightningModule):
     ``config`` is an :class:`ExperimentConfig` or its plain-dict form (what checkpoints store as hyper-parameters).
     The training set and validation tracks come from ``train.data.build_datasets`` unless given here (tests).
     Logged: ``train/loss`` (and its terms), ``valid/sdr_<target>`` (global SDR, mean over tracks) and
-    ``valid/sdr`` (their mean), the same value on every process.
+    ``valid/sdr`` (their mean), the same value on every process. Building one applies
+    :func:`models.allocator.keep_freed_memory` to the process (a CPU training step pays the kernel for
+    every freed activation otherwise; BENCHMARKS.md, allocator).
     """
 
     def __init__(self, config: ExperimentConfig | dict[str, Any], train_set: EpochDataset | None = None,
                  valid_tracks: Sequence[Any] | None = None):
         super().__init__()
+        allocator.keep_freed_memory()
         if isinstance(config, ExperimentConfig):
             config = config.to_dict()
         self.save_hyperparameters({"config": config})

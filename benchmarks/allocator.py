@@ -5,7 +5,7 @@ process would; the two settings alternate (default, kept, default, kept, ...) an
 runs. Reported: medians of wall time, user and system CPU time and minor page faults of the timed part,
 and peak resident memory, with the load average around each run.
 
-- ``inference``: four paper-size per-target models (random weights) through the submission's
+- ``inference``: four paper-size per-target models (random weights; ``--targets`` picks fewer) through the submission's
   ``SeparationModel.separate_music_file`` (default settings: precision auto, 3 s windows, no overlap,
   batch 4) on a ``--seconds`` synthetic stereo track, timed after the constructor's warm-up;
 - ``training``: ``--steps`` optimizer steps after one warm-up step of a plain PyTorch loop on the seed's
@@ -40,7 +40,7 @@ def usage() -> tuple[float, float, int]:
     return r.ru_utime, r.ru_stime, r.ru_minflt
 
 
-def timed_inference(keep: bool, seconds: float) -> Iterator[None]:
+def timed_inference(keep: bool, seconds: float, targets: list[str]) -> Iterator[None]:
     import torch
 
     from models import BSRNNConfig, build_model
@@ -52,6 +52,8 @@ def timed_inference(keep: bool, seconds: float) -> Iterator[None]:
     torch.manual_seed(0)
     parts = [Part(build_model(BSRNNConfig(targets=[t])).eval(), (t,)) for t in INSTRUMENTS]
     model = SeparationModel(parts, 44100, InferenceSettings(device="cpu"), keep_freed_memory=keep)
+    model.active_targets = tuple(targets)
+    model.parts = [p for p in model.parts if set(p.targets) & set(targets)]
     model.warm_up()
     mixture = synthetic_track(seconds, 44100).T.double().numpy()
     yield
@@ -85,9 +87,9 @@ def timed_training(keep: bool, steps: int) -> Iterator[None]:
         step()
 
 
-def worker(mode: str, keep: bool, seconds: float, steps: int) -> dict:
+def worker(mode: str, keep: bool, seconds: float, steps: int, targets: list[str]) -> dict:
     """Run ``mode`` once in this process; the timed part is what follows the generator's ``yield``."""
-    run = timed_inference(keep, seconds) if mode == "inference" else timed_training(keep, steps)
+    run = timed_inference(keep, seconds, targets) if mode == "inference" else timed_training(keep, steps)
     next(run)  # setup, not timed
     load_before = load()
     user, system, faults = usage()
@@ -100,9 +102,10 @@ def worker(mode: str, keep: bool, seconds: float, steps: int) -> dict:
             "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "load": (load_before + load()) / 2}
 
 
-def run_in_subprocess(mode: str, keep: bool, seconds: float, steps: int, threads: int) -> dict:
+def run_in_subprocess(mode: str, keep: bool, seconds: float, steps: int, threads: int, targets: list[str]) -> dict:
     command = [sys.executable, "-m", "benchmarks.allocator", "--worker", mode, "--seconds", str(seconds),
-               "--steps", str(steps), "--threads", str(threads)] + (["--keep"] if keep else [])
+               "--steps", str(steps), "--threads", str(threads), "--targets", ",".join(targets)]
+    command += ["--keep"] if keep else []
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
     if done.returncode:
         raise RuntimeError(f"{mode} ({'kept' if keep else 'glibc default'}) failed:\n{done.stderr[-3000:]}")
@@ -127,6 +130,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--modes", default=",".join(MODES), help=f"comma-separated, some of {MODES}")
     parser.add_argument("--repeats", type=int, default=3, help="runs per mode and allocator setting")
     parser.add_argument("--seconds", type=float, default=30.0, help="inference: seconds of the stereo track")
+    parser.add_argument("--targets", default=",".join(INSTRUMENTS),
+                        help="inference: the per-target models to run (default all four)")
     parser.add_argument("--steps", type=int, default=3, help="training: timed optimizer steps")
     parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
     parser.add_argument("--worker", choices=MODES, help=argparse.SUPPRESS)
@@ -135,23 +140,26 @@ def main(argv: list[str] | None = None) -> None:
     modes = args.modes.split(",")
     if any(m not in MODES for m in modes):
         parser.error(f"--modes: expected some of {MODES}, got {args.modes!r}")
+    targets = args.targets.split(",")
+    if not targets or any(t not in INSTRUMENTS for t in targets):
+        parser.error(f"--targets: expected some of {INSTRUMENTS}, got {args.targets!r}")
     if args.worker is not None:
         import torch
 
         torch.set_num_threads(args.threads)
-        print(json.dumps(worker(args.worker, args.keep, args.seconds, args.steps)))
+        print(json.dumps(worker(args.worker, args.keep, args.seconds, args.steps, targets)))
         return
     print(f"{describe_machine()}; {args.threads} threads per run", flush=True)
     results: dict[tuple[str, bool], list[dict]] = {}
     for mode in modes:
         for repeat in range(args.repeats):
             for keep in (False, True):
-                r = run_in_subprocess(mode, keep, args.seconds, args.steps, args.threads)
+                r = run_in_subprocess(mode, keep, args.seconds, args.steps, args.threads, targets)
                 results.setdefault((mode, keep), []).append(r)
                 print(f"{mode} {ALLOCATORS[keep]} run {repeat + 1}: {r['wall']:.2f} s wall, {r['system']:.2f} s "
                       f"system, {r['faults'] / 1e6:.3f} M faults, load {r['load']:.1f}", flush=True)
-    print(f"\ninference: {args.seconds:g} s track; training: {args.steps} steps. Medians of {args.repeats} runs, "
-          "each in a fresh process, settings alternating.\n")
+    print(f"\ninference: {', '.join(targets)} on a {args.seconds:g} s track; training: {args.steps} steps. "
+          f"Medians of {args.repeats} runs, each in a fresh process, settings alternating.\n")
     print(table(results))
 
 

@@ -15,8 +15,14 @@ invocation: the global SDR of its output against the fp32 output (numerical equi
 the change in global SDR against the true stems (with random weights the latter says little; the
 former is the honest check).
 
+``--htdemucs-python`` also times htdemucs (random weights, ``benchmarks/htdemucs_worker.py``) on the same
+track with the Python of a scratch environment that has ``demucs``, once as started plainly and once with
+the kit's allocator setting, and gives each configuration's real-time factor as a multiple of htdemucs's.
+
     python -m benchmarks.inference --duration 30
     python -m benchmarks.inference --duration 180 --configs per-target:bf16:3:3:4,multi:bf16:3:3:4
+    python -m benchmarks.inference --duration 180 --configs per-target:auto:3:3:4 \
+        --htdemucs-python /tmp/demucs-venv/bin/python
 """
 
 from __future__ import annotations
@@ -118,6 +124,19 @@ def run_in_subprocess(config: Config, duration: float, seed: int, threads: int, 
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def time_htdemucs(python: str, mixture: np.ndarray, threads: int, keep: bool, scratch: Path) -> dict:
+    """One htdemucs run in a fresh process of ``python`` (see ``benchmarks/htdemucs_worker.py``)."""
+    path = scratch / "mixture.npy"
+    np.save(path, np.ascontiguousarray(mixture.T, dtype=np.float32))
+    command = [python, str(ROOT / "benchmarks" / "htdemucs_worker.py"), "--mix", str(path), "--threads",
+               str(threads)] + (["--keep-freed-memory"] if keep else [])
+    load_before = load()
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    if done.returncode:
+        raise RuntimeError(f"htdemucs failed:\n{done.stderr[-3000:]}")
+    return {**json.loads(done.stdout.strip().splitlines()[-1]), "load": (load_before + load()) / 2}
+
+
 def sdr_columns(result: dict, reference: dict | None, truth: dict[str, np.ndarray]) -> None:
     """Add, in place, the output's SDR against the fp32 output and its change in SDR against the true stems."""
     from evaluator.metrics import global_sdr
@@ -155,6 +174,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--duration", type=float, default=180.0, help="seconds of the synthetic stereo track")
     parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic track")
     parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
+    parser.add_argument("--htdemucs-python", help="Python of an environment with demucs: also time htdemucs")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -187,8 +207,25 @@ def main(argv: list[str] | None = None) -> None:
                               (Config.parse(r["config"]).layout, Config.parse(r["config"]).window,
                                Config.parse(r["config"]).hop) == (c.layout, c.window, c.hop)), None)
             sdr_columns(result, reference, truth)
+        demucs = {}
+        if args.htdemucs_python:
+            mixture = sum(truth.values())
+            for keep in (False, True):
+                demucs[keep] = time_htdemucs(args.htdemucs_python, mixture, args.threads, keep, Path(scratch))
+                print(f"htdemucs{' (kit allocator)' if keep else ''}: real-time factor {demucs[keep]['rtf']:.3f}, "
+                      f"load {demucs[keep]['load']:.1f}", flush=True)
     print(f"\n{args.duration:g} s synthetic stereo track, one run per configuration, each in a fresh process.\n")
     print(table(results))
+    if demucs:
+        print("\n| htdemucs (random weights, overlap 0.25) | real-time factor | CPU s per s | peak memory | load |")
+        print("|---|---|---|---|---|")
+        for keep, r in demucs.items():
+            print(f"| {'with the kit allocator setting' if keep else 'started plainly'} | {r['rtf']:.3f} "
+                  f"| {r['cpu_per_second']:.2f} | {r['peak_mb']:.0f} MB | {r['load']:.1f} |")
+        print("\n| configuration | RTF / htdemucs plain | RTF / htdemucs with the allocator setting |")
+        print("|---|---|---|")
+        for r in results:
+            print(f"| {r['config']} | {r['rtf'] / demucs[False]['rtf']:.2f}x | {r['rtf'] / demucs[True]['rtf']:.2f}x |")
 
 
 if __name__ == "__main__":

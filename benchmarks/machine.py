@@ -21,9 +21,15 @@ def cpu_name() -> str:
     return platform.processor() or "unknown CPU"
 
 
+def cpu_flags() -> str:
+    """The CPU features that decide the fast paths: avx512_bf16 and AMX present or absent."""
+    amx = torch.cpu._is_amx_tile_supported()
+    return f"avx512_bf16 {'yes' if torch.cpu._is_avx512_bf16_supported() else 'no'}, AMX {'yes' if amx else 'no'}"
+
+
 def describe_machine() -> str:
-    """CPU, cores, native bf16, torch version and threads, in one line."""
-    return (f"{cpu_name()}, {os.cpu_count()} cores, native bf16: {cpu_has_native_bf16()}, "
+    """CPU, cores, bf16 instructions, torch version and threads, in one line."""
+    return (f"{cpu_name()}, {os.cpu_count()} cores, {cpu_flags()}, native bf16: {cpu_has_native_bf16()}, "
             f"torch {torch.__version__}, {torch.get_num_threads()} threads")
 
 

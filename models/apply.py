@@ -107,6 +107,11 @@ def separate(model: Model, mix: torch.Tensor, n_targets: int, sample_rate: int, 
     unchanged. ``chunking.precision`` is ``fp32``, ``bf16`` or ``fp16`` autocast, or ``auto``
     (:func:`resolve_precision`). Memory is the output itself plus one batch of windows. ``progress``
     shows a bar over the windows.
+
+    Every forward pass gets the same input shape ``(batch_size, channels, window)``: a signal shorter
+    than a window and the last, partial window are zero-padded, and the last batch is filled with
+    silent windows. oneDNN and cuDNN prepare kernels per input shape, and a new shape's first forward
+    costs several warm ones (BENCHMARKS.md, inference), more than the padding does.
     """
     if mix.dim() != 2:
         raise ValueError(f"separate expects (channels, samples), got shape {tuple(mix.shape)}")
@@ -117,24 +122,25 @@ def separate(model: Model, mix: torch.Tensor, n_targets: int, sample_rate: int, 
     hop = max(1, round(chunking.hop * sample_rate))
     device = torch.device(chunking.device)
     starts = window_starts(length, window, hop)
-    span = min(window, length)
-    weight = crossfade_window(span) if len(starts) > 1 else torch.ones(span)
+    weight = crossfade_window(window) if len(starts) > 1 else torch.ones(window)
     out = torch.zeros(n_targets, channels, length)
     total = torch.zeros(length)
     mix = mix.float()
+    batch_size = chunking.batch_size
+    chunk = torch.zeros(batch_size, channels, window)
     with autocast(device, chunking.precision), \
             tqdm(total=len(starts), unit="window", desc="separating", leave=False, disable=not progress) as bar:
-        for group in _batches(starts, chunking.batch_size):
-            chunk = torch.zeros(len(group), channels, span)
+        for group in _batches(starts, batch_size):
+            chunk.zero_()
             for i, s in enumerate(group):
-                piece = mix[:, s:s + span]
+                piece = mix[:, s:s + window]
                 chunk[i, :, :piece.shape[-1]] = piece
             est = model(chunk.to(device)).float().cpu()
-            if est.shape != (len(group), n_targets, channels, span):
+            if est.shape != (batch_size, n_targets, channels, window):
                 raise RuntimeError(f"model returned {tuple(est.shape)}, expected "
-                                   f"{(len(group), n_targets, channels, span)}")
+                                   f"{(batch_size, n_targets, channels, window)}")
             for i, s in enumerate(group):
-                n = min(span, length - s)
+                n = min(window, length - s)
                 out[..., s:s + n] += est[i, ..., :n] * weight[:n]
                 total[s:s + n] += weight[:n]
             bar.update(len(group))

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from models import separate
+from models import allocator, separate
 from models.apply import autocast
 from models.contract import INSTRUMENTS, raise_aicrowd_error
 
@@ -36,13 +36,18 @@ class SeparationModel:
 
     ``active_targets`` (default: all four) limits which instruments are computed; the others come
     back as silence (the command-line tools use it to save time; the grader always gets all four).
+    ``keep_freed_memory`` (default on) applies :func:`models.allocator.keep_freed_memory` to the process:
+    glibc then keeps the buffers each forward pass frees instead of unmapping them (BENCHMARKS.md, allocator).
     """
 
-    def __init__(self, parts: Sequence[Part], sample_rate: int, settings: InferenceSettings | None = None):
+    def __init__(self, parts: Sequence[Part], sample_rate: int, settings: InferenceSettings | None = None,
+                 keep_freed_memory: bool = True):
         covered = [t for p in parts for t in p.targets]
         if sorted(covered) != sorted(INSTRUMENTS):
             raise ValueError(f"{type(self).__name__}: the networks must output each of {INSTRUMENTS} exactly once, "
                              f"got {covered}")
+        if keep_freed_memory:
+            allocator.keep_freed_memory()
         self.parts = list(parts)
         self.sample_rate = sample_rate
         self.settings = settings or InferenceSettings()

@@ -1,4 +1,4 @@
-"""Precision handling of chunked inference: what ``auto`` picks, and that the pick is what runs."""
+"""Chunked inference: what precision ``auto`` picks and that the pick is what runs; one input shape throughout."""
 
 from __future__ import annotations
 
@@ -53,3 +53,18 @@ def test_separate_with_auto_runs_the_resolved_precision(monkeypatch, native):
     auto, fp32, bf16 = (separate(model, x, 1, 44100, Chunking(0.2, 0.1, precision=p)) for p in ("auto", "fp32", "bf16"))
     assert not torch.equal(fp32, bf16)  # the two precisions are distinguishable at all
     assert torch.equal(auto, bf16 if native else fp32)
+
+
+@pytest.mark.parametrize("seconds", [0.05, 0.3, 0.95])
+def test_every_forward_gets_the_same_shape(seconds):
+    """Short signals, partial last windows and a short last batch are padded to (batch, channels, window)."""
+    shapes = []
+
+    def identity(batch: torch.Tensor) -> torch.Tensor:
+        shapes.append(tuple(batch.shape))
+        return batch[:, None].clone()
+
+    x = torch.randn(2, round(seconds * 1000))
+    y = separate(identity, x, 1, 1000, window_seconds=0.2, hop_seconds=0.1, batch_size=3)
+    assert set(shapes) == {(3, 2, 200)}
+    torch.testing.assert_close(y[0], x)

@@ -222,7 +222,7 @@ def train_steps(plan: Plan, config_path: Path, precision: str, steps: int, warmu
 def separation(plan: Plan, target: str, mix: torch.Tensor) -> str:
     """Real-time factor of one paper per-target model in fp16 (``plan.half``) and fp32, and their outputs'
     agreement."""
-    from models import build_model, separate
+    from models import Chunking, build_model, separate
     from my_submission.settings import InferenceSettings
 
     settings = InferenceSettings()
@@ -236,8 +236,8 @@ def separation(plan: Plan, target: str, mix: torch.Tensor) -> str:
         synchronize(plan.device)
         start = time.perf_counter()
         with exact_fp32(precision == "fp32"):
-            out = separate(model, audio, 1, rate, settings.window, settings.hop, settings.batch_size,
-                           plan.device, precision)
+            out = separate(model, audio, 1, rate, Chunking(settings.window, settings.hop, settings.batch_size,
+                                                           plan.device, precision))
         synchronize(plan.device)
         return out, time.perf_counter() - start
 

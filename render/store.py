@@ -181,7 +181,9 @@ def _read_manifest(folder: Path) -> dict | None:
         manifest = json.loads((folder / MANIFEST).read_text())
     except (OSError, ValueError):
         return None
-    return manifest if isinstance(manifest, dict) and manifest.get("generator") == "render" else None
+    # "evaluator.synthetic": the wavetable generator render/ replaced; its cached sets are replaced, not refused
+    ours = ("render", "evaluator.synthetic")
+    return manifest if isinstance(manifest, dict) and manifest.get("generator") in ours else None
 
 
 def _write_json(path: Path, data: dict) -> None:

@@ -32,6 +32,15 @@ def tone_stems(frames: int, sample_rate: int, channels: int = 2) -> dict[str, np
     return stems
 
 
+def write_noise_dataset(root: Path, n_tracks: int, seconds: float, seed: int = 0, rate: int = 44100) -> list[Path]:
+    """``song-0000``, ``song-0001``, ... in ``root``: noise stems (never silent, unlike a rendered song's intro),
+    16-bit, the mixture their exact sum (``render.write_track``). For tests of the evaluation side."""
+    from render import write_track
+
+    return [write_track(root / f"song-{i:04d}", noise_stems(round(seconds * rate), seed=seed + i, level=0.05), rate)
+            for i in range(n_tracks)]
+
+
 @pytest.fixture
 def make_track_folder() -> Callable[..., Path]:
     """``make(folder, stems, sample_rate, mixture=True)``: write ``<stem>.wav`` files (float WAV, exact) and, unless

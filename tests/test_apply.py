@@ -65,6 +65,6 @@ def test_every_forward_gets_the_same_shape(seconds):
         return batch[:, None].clone()
 
     x = torch.randn(2, round(seconds * 1000))
-    y = separate(identity, x, 1, 1000, window_seconds=0.2, hop_seconds=0.1, batch_size=3)
+    y = separate(identity, x, 1, 1000, Chunking(0.2, 0.1, batch_size=3))
     assert set(shapes) == {(3, 2, 200)}
     torch.testing.assert_close(y[0], x)

@@ -18,7 +18,7 @@ from evaluator.metrics import chunk_sdr
 from evaluator.report import markdown_table, official_lines, summary, write_reports
 from evaluator.tracks import STEMS, TrackError, find_tracks
 from my_submission.identity_model import IdentityModel
-from render import write_dataset
+from tests.conftest import write_noise_dataset
 
 IDENTITY = "my_submission.identity_model.IdentityModel"
 
@@ -26,7 +26,7 @@ IDENTITY = "my_submission.identity_model.IdentityModel"
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
     root = tmp_path_factory.mktemp("data")
-    write_dataset(root, n_tracks=2, duration=2.0, seed=7)
+    write_noise_dataset(root, n_tracks=2, seconds=2.0, seed=7)
     (root / ".DS_Store").write_text("junk")
     (root / "notes.txt").write_text("a stray file")
     return root
@@ -40,7 +40,7 @@ def _clean_env(monkeypatch):
 
 def test_identity_scores_are_the_mixture_against_each_stem(dataset, tmp_path):
     tracks = find_tracks(dataset)
-    assert [t.name for t in tracks] == ["synth-0000", "synth-0001"]
+    assert [t.name for t in tracks] == ["song-0000", "song-0001"]
     results = evaluate(tracks, tmp_path, IdentityModel, {"model": IDENTITY}, progress=False)
     for track, result in zip(tracks, results):
         mixture = track.read("mixture")
@@ -138,9 +138,9 @@ def test_peak_memory_sees_a_large_allocation():
 
 def test_bad_track_folders_are_named(tmp_path):
     root = tmp_path / "data"
-    write_dataset(root, n_tracks=1, duration=1.0, seed=1)
-    (root / "synth-0000" / "drums.wav").unlink()
-    with pytest.raises(TrackError, match="synth-0000 lacks drums.wav"):
+    write_noise_dataset(root, n_tracks=1, seconds=1.0, seed=1)
+    (root / "song-0000" / "drums.wav").unlink()
+    with pytest.raises(TrackError, match="song-0000 lacks drums.wav"):
         evaluate_locally.main(["--data", str(root), "--outputs", str(tmp_path / "out"), "--model", IDENTITY])
 
 
@@ -152,7 +152,7 @@ def test_evaluate_locally_end_to_end(dataset, tmp_path, capsys):
     assert [line.split(" : ")[0] for line in printed.strip().splitlines()[-5:]] == \
         ["sdr_bass", "sdr_drums", "sdr_other", "sdr_vocals", "mean_sdr"]
     assert "| all sources |" in printed
-    saved = json.loads((out / "scores" / "synth-0000.json").read_text())
+    saved = json.loads((out / "scores" / "song-0000.json").read_text())
     assert saved["run"]["settings"]["window"] == 1.0 and saved["run"]["model"] == IDENTITY
     assert sorted(p.name for p in out.iterdir()) == ["predictions", "report.html", "results.csv", "results.md",
                                                      "scores", "scores.txt", "sdr_per_track.png"]
@@ -170,7 +170,7 @@ def test_default_data_official_folder_then_embedded_set(tmp_path, monkeypatch):
     monkeypatch.setattr(evaluate_locally, "DEFAULT_TEST_SET", dict(n_tracks=2, duration=1.0, seed=3))
     embedded = evaluate_locally.resolve_data(None)
     assert embedded == tmp_path / "cache" / "default-testset"
-    assert [t.name for t in find_tracks(embedded)] == ["synth-0000", "synth-0001"]
+    assert [t.name for t in find_tracks(embedded)] == ["song-0000", "song-0001"]
     official = tmp_path / "public_dataset" / "MUSDB18-7-WAV" / "test"
     official.mkdir(parents=True)
     assert evaluate_locally.resolve_data(None) == evaluate_locally.OFFICIAL_DATA

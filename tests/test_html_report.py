@@ -21,7 +21,7 @@ from evaluator import html_report
 from evaluator.harness import TrackResult
 from evaluator.report import TABLE_ORDER, write_reports
 from evaluator.tracks import STEMS
-from render import write_dataset
+from tests.conftest import write_noise_dataset
 
 IDENTITY = "my_submission.identity_model.IdentityModel"
 ODD_NAME = "A & B <live>"
@@ -92,8 +92,8 @@ def evaluated(tmp_path_factory):
     """
     root = tmp_path_factory.mktemp("html")
     data = root / "data"
-    write_dataset(data, n_tracks=3, duration=2.5, seed=11)
-    (data / "synth-0001").rename(data / ODD_NAME)
+    write_noise_dataset(data, n_tracks=3, seconds=2.5, seed=11)
+    (data / "song-0001").rename(data / ODD_NAME)
     out = root / "out"
     with pytest.MonkeyPatch.context() as mp:
         mp.delenv("AICROWD_DATASET_DIR", raising=False)
@@ -177,7 +177,7 @@ def test_a_run_that_reuses_every_score_rewrites_the_report(evaluated, capsys):
     assert evaluate_locally.main(["--data", str(data), "--outputs", str(out), "--model", IDENTITY]) == 0
     assert {p: p.stat().st_mtime_ns for p in (out / "scores").iterdir()} == scored  # nothing re-run
     assert f"html report: {out / 'report.html'}" in capsys.readouterr().out
-    assert Page((out / "report.html").read_text()).headings == [ODD_NAME, "synth-0000", "synth-0002"]
+    assert Page((out / "report.html").read_text()).headings == [ODD_NAME, "song-0000", "song-0002"]
     assert not list(out.glob(".*"))  # written atomically: no temporary file left
 
 

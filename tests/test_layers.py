@@ -11,8 +11,9 @@ ALLOWED = {
     "models": set(),
     "my_submission": {"models"},
     "evaluator": {"models", "my_submission"},
-    "train": {"models", "evaluator"},
-    "tools": {"models", "my_submission", "evaluator", "train"},
+    "render": {"models", "evaluator"},
+    "train": {"models", "evaluator", "render"},
+    "tools": {"models", "my_submission", "evaluator", "render", "train"},
 }
 
 

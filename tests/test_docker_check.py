@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tools import submit as submit_module
 from tools import docker_check as dc
+from tools import submit as submit_module
 from tools.docker_check import (
     CheckReport,
     DockerCheckError,

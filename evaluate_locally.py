@@ -21,12 +21,13 @@ from pathlib import Path
 from evaluator.cache import cache_dir
 from evaluator.harness import METRICS, evaluate
 from evaluator.metrics import BACKENDS
-from evaluator.report import markdown_table, official_lines, timing_lines, write_reports
+from evaluator.report import markdown_table, official_lines, sources_line, timing_lines, write_reports
 from evaluator.synthetic import DEFAULT_TEST_SET, ensure_dataset
 from evaluator.tracks import STEMS, find_tracks
 from models.contract import TIME_FACTOR
 from my_submission.bsrnn_model import WEIGHTS_DIR, BSRNNModel, WeightsNotFoundError, find_weight_files
 from my_submission.identity_model import IdentityModel
+from my_submission.separation_model import describe_sources
 from my_submission.user_config import MySeparationModel
 from tools.model_flags import add_settings_flags, construct_model, import_model_class, settings_from_flags
 
@@ -63,7 +64,10 @@ def resolve_model(name: str | None, weights_dir: Path | None = None) -> tuple[ty
               "export it to my_submission/weights/ to evaluate BSRNN", file=sys.stderr)
         return IdentityModel, IDENTITY, {}
     weights = {p.name: [p.stat().st_size, p.stat().st_mtime_ns] for p in files}
-    return BSRNNModel, "my_submission.bsrnn_model.BSRNNModel", {"weights": weights}
+    sources = {t: p.name for p, targets in files.items() for t in targets}
+    sources = {t: sources.get(t, "fallback") for t in STEMS}
+    print(f"model: {describe_sources(sources)}")
+    return BSRNNModel, "my_submission.bsrnn_model.BSRNNModel", {"weights": weights, "sources": sources}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -102,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     paths = write_reports(results, args.outputs, tracks[0].path.parent)
     print(f"\n{name} on {len(results)} tracks of {tracks[0].path.parent}\n")
     print(markdown_table(results))
-    print(timing_lines(results))
+    print(sources_line(results) + timing_lines(results))
     print("\n".join(f"{kind}: {path}" for kind, path in paths.items()))
     if args.metric != "museval":
         print("\n" + official_lines(results), end="")

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from models.atomic import write_text
+from my_submission.separation_model import describe_sources
 
 from .harness import TrackResult, scored_targets
 from .tracks import STEMS
@@ -82,6 +83,8 @@ def _run_description(results: Sequence[TrackResult], dataset: Path) -> str:
                                   if metric in ("museval", "both") else ""))]
     if run.get("settings"):
         items.append(("settings", ", ".join(f"{k}={v}" for k, v in run["settings"].items())))
+    if run.get("sources"):
+        items.append(("sources", describe_sources(run["sources"])))
     if run.get("weights"):
         items.append(("weights", ", ".join(sorted(run["weights"]))))
     slowest = max(results, key=lambda r: r.realtime_factor)

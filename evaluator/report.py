@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from models.atomic import atomic_path, write_text
+from my_submission.separation_model import describe_sources
 
 from .harness import TrackResult, scored_targets
 from .html_report import write_html_report
@@ -71,6 +72,12 @@ def markdown_table(results: Sequence[TrackResult]) -> str:
     rows = ["| Target      |   global SDR   | museval SDR    |", "|-------------|----------------|----------------|"]
     rows += [f"| {name:<11} | {cell(g):<14} | {cell(m):<14} |" for name, g, m in target_rows(results)]
     return "\n".join(rows) + "\n"
+
+
+def sources_line(results: Sequence[TrackResult]) -> str:
+    """Which targets came from a network (and which file) and which from the fallback; empty when unknown."""
+    sources = results[0].run.get("sources") if results else None
+    return f"- sources: {describe_sources(sources)}\n" if sources else ""
 
 
 def timing_lines(results: Sequence[TrackResult]) -> str:
@@ -135,7 +142,7 @@ def write_reports(results: Sequence[TrackResult], outputs: Path, dataset: Path) 
     ``outputs``; ``dataset`` is the tracks' folder (the page's mixture and reference players link into it)."""
     outputs = Path(outputs)
     header = f"# Evaluation of {results[0].run.get('model', 'a model')} on {len(results)} tracks\n\n"
-    markdown = header + markdown_table(results) + "\n" + timing_lines(results)
+    markdown = header + markdown_table(results) + "\n" + sources_line(results) + timing_lines(results)
     paths = {"csv": write_csv(results, outputs / "results.csv"),
              "markdown": write_text(outputs / "results.md", markdown),
              "plot": plot(results, outputs / "sdr_per_track.png"),

@@ -5,6 +5,7 @@ The training runs use a tiny model at 16 kHz on the generated synthetic set (cac
 
 from __future__ import annotations
 
+import io
 import os
 import stat
 import subprocess
@@ -16,11 +17,12 @@ import pytest
 import torch
 import yaml
 
-from models import load_model
+from models import BSRNNConfig, build_model, load_model, save_model
 from train.__main__ import build_trainer, last_checkpoint, run
 from train.config import ExperimentConfig, default_name, load_config, save_config
 from train.experiments import latest_per_step
 from train.export import export
+from train.export import main as export_main
 from train.loader import RankBatches, ResumableLoader
 from train.module import SeparationModule
 
@@ -251,6 +253,37 @@ def test_export_gives_the_submission_weight_file(resumed_runs, tmp_path):
     result = subprocess.run([sys.executable, "-m", "train.export", str(tmp_path / "model.safetensors"),
                              str(tmp_path / "x.safetensors")], capture_output=True, text=True, cwd=REPO)
     assert result.returncode != 0 and "x.safetensors" not in result.stderr and "is not a" in result.stderr
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_export_offers_to_replace_a_file_for_the_same_target(resumed_runs, tmp_path, monkeypatch, capsys):
+    whole, _, _ = resumed_runs
+    folder = tmp_path / "weights"
+    multi = save_model(build_model(BSRNNConfig(targets=["vocals", "drums"], feature_dim=8, num_repeat=1,
+                                               band_scheme="vocals")),
+                       folder / "multi.safetensors")
+    keep = save_model(build_model(BSRNNConfig(targets=["bass"], feature_dim=8, num_repeat=1)),
+                      folder / "bass.safetensors")
+    before = multi.read_bytes()
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))  # not a terminal: no prompt, nothing written
+    assert export_main([str(whole), str(folder / "vocals.safetensors")]) == 1
+    err = capsys.readouterr().err
+    assert f"{multi} (vocals)" in err and "--replace" in err
+    assert sorted(p.name for p in folder.iterdir()) == ["bass.safetensors", "multi.safetensors"]
+    monkeypatch.setattr("sys.stdin", Terminal("n\n"))  # a terminal: asked, answered no
+    assert export_main([str(whole), str(folder / "vocals.safetensors")]) == 1
+    assert multi.read_bytes() == before
+    monkeypatch.setattr("sys.stdin", Terminal("y\n"))
+    assert export_main([str(whole), str(folder / "vocals.safetensors")]) == 0
+    assert sorted(p.name for p in folder.iterdir()) == ["bass.safetensors", "vocals.safetensors"] and keep.exists()
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))  # the same file again: replaced only with --replace
+    assert export_main([str(whole), str(folder / "vocals.safetensors")]) == 1
+    assert export_main([str(whole), str(folder / "vocals.safetensors"), "--replace"]) == 0
+    assert sorted(p.name for p in folder.iterdir()) == ["bass.safetensors", "vocals.safetensors"]
 
 
 def test_ema_plateau_and_scaled_lr(tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 
 import numpy as np
 import pytest
@@ -356,17 +357,23 @@ def test_wrapper_rejects_a_bad_answer(tmp_path):
         AIcrowdWrapper(data, tmp_path / "p", model=WrongLength()).separate_music_file("a song")
 
 
-def test_separate_command(tmp_path, capsys):
+def test_separate_command_with_a_partial_weights_folder(weights_folder, tmp_path, capsys):
+    partial = tmp_path / "weights"
+    partial.mkdir()
+    (partial / "vocals.safetensors").write_bytes((weights_folder / "vocals.safetensors").read_bytes())
     song = tmp_path / "song.wav"
-    mix = _music(seconds=2.0) * 0.5
+    mix = _music(seconds=2.0) * 0.3
     sf.write(song, mix, RATE, subtype="FLOAT")
-    code = separate_main([str(song), "--out", str(tmp_path / "out"), "--targets", "vocals", "drums",
-                          "--offset", "0.5", "--duration", "1", "--model", "my_submission.identity_model.IdentityModel",
-                          "--window", "0.3", "--hop", "0.15", "--subtype", "FLOAT"])
-    assert code == 0
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["drums.wav", "vocals.wav"]
-    vocals, rate = sf.read(tmp_path / "out" / "vocals.wav")
-    assert rate == RATE
-    np.testing.assert_allclose(vocals, mix[RATE // 2:RATE // 2 + RATE], atol=1e-6)
-    with pytest.raises(SystemExit, match="select no audio"):
-        separate_main([str(song), "--out", str(tmp_path / "o2"), "--offset", "5"])
+    flags = ["--weights", str(partial), "--window", "0.25", "--hop", "0.1", "--precision", "fp32", "--float32",
+             "--offset", "0.5", "--duration", "1"]
+    assert separate_main([str(song), "-o", str(tmp_path / "out"), "--targets", "vocals", *flags]) == 0
+    folder = tmp_path / "out" / "vocals" / "song"  # <model> is the weight files' names
+    assert [p.name for p in folder.iterdir()] == ["vocals.wav"]
+    model = BSRNNModel(dataclasses.replace(SHORT, precision="fp32"), partial)
+    expected = model.separate_music_file(mix[RATE // 2:RATE // 2 + RATE], RATE)[0]
+    np.testing.assert_allclose(sf.read(folder / "vocals.wav")[0], expected["vocals"], atol=1e-5)
+    assert separate_main([str(song), "-o", str(tmp_path / "all"), *flags]) == 0
+    assert "bass, drums, other: fallback" in capsys.readouterr().out
+    folder = tmp_path / "all" / "vocals" / "song"
+    assert sorted(p.name for p in folder.iterdir()) == ["bass.wav", "drums.wav", "other.wav", "vocals.wav"]
+    np.testing.assert_allclose(sf.read(folder / "drums.wav")[0], expected["drums"], atol=1e-5)

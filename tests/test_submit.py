@@ -154,7 +154,8 @@ def test_submit_preflight_failures(project, capsys, monkeypatch):
     assert "'gpu' must be a bool" in capsys.readouterr().err
     (repo / "aicrowd.json").write_text(json.dumps(VALID))
 
-    (repo / "my_submission" / "weights" / "drums.safetensors").unlink()
+    for weights in (repo / "my_submission" / "weights").glob("*.safetensors"):  # a partial folder is fine; none is not
+        weights.unlink()
     assert submit_main(["x", "--repo", str(repo), "--dry-run"]) == 1
     assert "smoke test failed: WeightsNotFoundError: weights folder" in capsys.readouterr().err
     assert _git(remote, "tag") == ""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import os
+import signal
 import stat
 import subprocess
 import sys
@@ -322,3 +323,46 @@ def test_two_processes_agree_with_one(tmp_path):
     for name, value in one.items():
         assert torch.allclose(two[name], value, rtol=1e-3, atol=1e-5), name
     assert logged(tmp_path / "ddp", "valid/sdr") == pytest.approx(logged(tmp_path / "single", "valid/sdr"), abs=1e-3)
+
+
+# interrupting, data checks, the end of training ---------------------------------------------------------------------
+
+class Signal(pl.Callback):
+    def __init__(self, at_step: int, signum: int):
+        self.at_step, self.signum = at_step, signum
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        if trainer.global_step == self.at_step:
+            os.kill(os.getpid(), self.signum)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_stop_signal_saves_a_checkpoint_then_stops(tmp_path, signum):
+    handler = signal.getsignal(signum)
+    trainer = run(tiny(tmp_path, *RESUME), callbacks=[Signal(3, signum)])
+    assert trainer.global_step == 4  # the running step finished, then training stopped
+    assert torch.load(last_checkpoint(tmp_path), weights_only=True)["global_step"] == 4
+    assert signal.getsignal(signum) is handler  # the handlers are put back
+    assert run(tiny(tmp_path, *RESUME)).global_step == 16  # the same command resumes and finishes
+
+
+def test_a_missing_data_root_is_named_before_anything_is_created(tmp_path, capsys):
+    from train.__main__ import main
+
+    out = tmp_path / "run"
+    argv = ["--config", str(TINY), f"out_dir={out}", "data.kind=musdb18hq", f"data.root={tmp_path / 'nowhere'}"]
+    with pytest.raises(ValueError, match=r"data.root=.*nowhere: .*nowhere/train is not a folder"):
+        main(argv)
+    assert not out.exists()
+    done = subprocess.run([sys.executable, "-m", "train", *argv], cwd=REPO, capture_output=True, text=True)
+    assert done.returncode == 1 and len(done.stderr.strip().splitlines()) == 1 and "data.root=" in done.stderr
+    assert not out.exists()
+
+
+def test_final_lines_name_the_best_checkpoint_and_the_export_command(resumed_runs):
+    from train.__main__ import final_lines
+
+    whole, _, _ = resumed_runs
+    lines = final_lines(whole)
+    assert "best checkpoint: " in lines and "validation global SDR" in lines
+    assert f"python -m train.export {whole} my_submission/weights/" in lines

@@ -23,6 +23,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from models.cli import add_debug_flag
 from models.contract import TIME_FACTOR
 
 from .check_config import load_and_check
@@ -167,10 +168,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--docker", action="store_true",
                         help="also build the grader's image and run the submission in it (minutes)")
     parser.add_argument("--repo", type=Path, default=Path.cwd(), help="repository to submit (default: here)")
+    add_debug_flag(parser)
     args = parser.parse_args(argv)
     try:
         submit(args.repo, args.name, args.remote, args.dry_run, args.force, args.docker)
-    except SubmitError as e:
+    except (SubmitError, OSError, ValueError) as e:
+        if args.debug:
+            raise
         print(f"submit: {e}", file=sys.stderr)
         return 1
     return 0

@@ -167,9 +167,10 @@ class TrainerConfig:
     """Lightning Trainer settings: hardware, distribution, precision, EMA, checkpoints and logging.
 
     ``checkpoint_every_steps`` saves ``last.ckpt`` every that many optimizer steps (None: after every
-    validation); ``ema_decay`` keeps an exponential moving average of the weights, used for validation
-    and saved as the checkpoint's weights (None: off). ``sanity_val_tracks`` validation tracks are run
-    before training to catch errors early (0: skip).
+    validation) and also every ``checkpoint_every_minutes`` minutes of training (None: off), and when the
+    process is asked to stop (Ctrl-C, SIGTERM); ``ema_decay`` keeps an exponential moving average of the
+    weights, used for validation and saved as the checkpoint's weights (None: off). ``sanity_val_tracks``
+    validation tracks are run before training to catch errors early (0: skip).
     """
 
     accelerator: str = "auto"
@@ -179,6 +180,7 @@ class TrainerConfig:
     precision: str | int = "32"  # an int (32) is read as its string
     ema_decay: float | None = None
     checkpoint_every_steps: int | None = None
+    checkpoint_every_minutes: float | None = 30.0
     log_every_steps: int = 50
     sanity_val_tracks: int = 1
     progress_bar: bool = True

@@ -22,6 +22,7 @@ from pathlib import Path
 import torch
 
 from models import BSRNN, build_model, read_config, save_model
+from models.cli import add_debug_flag, run_main
 
 PREFIX = "model."
 
@@ -101,6 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("out", help="the weight file to write (.safetensors)")
     parser.add_argument("--replace", action="store_true",
                         help="delete the destination folder's files that output the same targets (no prompt)")
+    add_debug_flag(parser)
     args = parser.parse_args(argv)
     if not args.out.endswith(".safetensors"):
         parser.error(f"out: {args.out} must end in .safetensors (the submission loads only those files)")
@@ -126,4 +128,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main("export", main))

@@ -148,6 +148,13 @@ def test_submit_preflight_failures(project, capsys, monkeypatch):
     assert submit_main(["x", "--repo", str(repo), "--dry-run"]) == 1
     assert "files over 5 MB must go through git-lfs, these do not: data.bin" in capsys.readouterr().err
     big.unlink()
+    song = repo / "songs" / "mixture.wav"  # a dataset is never sent through git-lfs: it is kept out
+    song.parent.mkdir()
+    song.write_bytes(os.urandom(5 * 1024 * 1024 + 1))
+    assert submit_main(["x", "--repo", str(repo), "--dry-run"]) == 1
+    err = capsys.readouterr().err
+    assert "look like a dataset or audio" in err and "songs/mixture.wav" in err and "git lfs track" not in err
+    song.unlink()
 
     (repo / "aicrowd.json").write_text(json.dumps({**VALID, "gpu": "yes"}))
     assert submit_main(["x", "--repo", str(repo), "--dry-run"]) == 1

@@ -58,12 +58,25 @@ def files_to_commit(repo: Path) -> list[str]:
     return sorted({p for p in out.split("\0") if p and (repo / p).is_file()})
 
 
+DATA_SUFFIXES = (".wav", ".flac", ".mp3", ".m4a", ".mp4", ".ogg", ".aiff", ".zip", ".tar", ".gz", ".tgz", ".7z")
+
+
+def looks_like_data(path: str) -> bool:
+    """An audio file or an archive (what a dataset is made of), never something to submit through git-lfs."""
+    return path.lower().endswith(DATA_SUFFIXES)
+
+
 def check_lfs(repo: Path, files: list[str]) -> None:
     big = [f for f in files if (repo / f).stat().st_size > LFS_THRESHOLD]
     if not big:
         return
     attrs = git(repo, "check-attr", "-z", "filter", "--", *big).stdout.split("\0")
     not_lfs = [path for path, value in zip(attrs[0::3], attrs[2::3]) if value != "lfs"]
+    data = [path for path in not_lfs if looks_like_data(path)]
+    if data:
+        raise SubmitError("these large files look like a dataset or audio, which the grader neither needs nor gets: "
+                          + ", ".join(data) + " (keep data outside the repository, or add its folder to .gitignore; "
+                          "data/ and public_dataset/ are ignored already)")
     if not_lfs:
         raise SubmitError("files over 5 MB must go through git-lfs, these do not: " + ", ".join(not_lfs)
                           + ' (add a pattern to .gitattributes, e.g. git lfs track "*.ext")')

@@ -2,10 +2,11 @@
 
 For each track of a MUSDB18-HQ-layout folder: separate it with ``AIcrowdWrapper`` (predictions in
 ``<outputs>/predictions/<song>/<instrument>.wav``, as on the server), time the call against
-``time_factor`` x the track's duration, record the peak memory, score the written stems against the
+``time_factor`` x the track's duration (wall time, or CPU time per usable core when other processes
+visibly stretched it: ``models.timing``), record the peak memory, score the written stems against the
 references (global SDR, museval SDR or both) and write ``<outputs>/scores/<song>.json`` atomically.
 A track whose scores file exists for the same run (model, settings, targets, metric) is not re-run
-unless ``force``.
+unless ``force``; such a result is marked ``cached`` (its timing is that of the run that made it).
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import dataclasses
 import json
 import resource
 import sys
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +25,7 @@ from tqdm import tqdm
 
 from models.atomic import write_text
 from models.contract import TIME_FACTOR
+from models.timing import Timing, measure
 from my_submission.aicrowd_wrapper import AIcrowdWrapper
 
 from .metrics import chunk_sdr, global_sdr
@@ -46,21 +47,43 @@ class TrackResult:
     global_sdr: dict[str, float] = field(default_factory=dict)
     museval_sdr: dict[str, float] = field(default_factory=dict)
     run: dict = field(default_factory=dict)
+    cpu_seconds: float | None = None
+    cores: int = 1
+    cpu_bound: bool = True
+    load_average: float | None = None
+    cached: bool = field(default=False, compare=False)  # read back from an earlier run, not measured now
+
+    @property
+    def timing(self) -> Timing:
+        cpu = self.seconds * self.cores if self.cpu_seconds is None else self.cpu_seconds
+        return Timing(self.seconds, cpu, self.cores, self.cpu_bound, self.load_average)
+
+    @property
+    def judged_seconds(self) -> float:
+        """The seconds held against the limit: wall time, or CPU time per core when the machine was loaded."""
+        return self.timing.judged
+
+    @property
+    def loaded(self) -> bool:
+        return self.timing.loaded
 
     @property
     def over_time(self) -> bool:
-        return self.seconds > self.time_limit
+        return self.judged_seconds > self.time_limit
 
     @property
     def realtime_factor(self) -> float:
-        return self.seconds / self.duration
+        return self.judged_seconds / self.duration
 
     def to_dict(self) -> dict:
-        return {**dataclasses.asdict(self), "over_time": self.over_time, "realtime_factor": self.realtime_factor}
+        data = dataclasses.asdict(self)
+        del data["cached"]
+        return {**data, "loaded": self.loaded, "judged_seconds": self.judged_seconds, "over_time": self.over_time,
+                "realtime_factor": self.realtime_factor}
 
     @classmethod
     def from_dict(cls, data: dict) -> TrackResult:
-        names = {f.name for f in dataclasses.fields(cls)}
+        names = {f.name for f in dataclasses.fields(cls)} - {"cached"}
         return cls(**{k: v for k, v in data.items() if k in names})
 
 
@@ -149,21 +172,22 @@ def evaluate(tracks: Sequence[Track], outputs: Path, make_model: Callable[[], ob
         if scores_path.is_file() and not force:
             previous = TrackResult.from_dict(json.loads(scores_path.read_text()))
             if previous.run == run:
+                previous.cached = True
                 results.append(previous)
                 continue
         if wrapper is None:
             wrapper = AIcrowdWrapper(tracks[0].path.parent, outputs / "predictions", model=make_model())
-        with PeakMemory() as memory:
-            start = time.perf_counter()
+        device = getattr(wrapper.model, "device", None)
+        with PeakMemory() as memory, measure(cpu_bound=getattr(device, "type", "cpu") == "cpu") as timing:
             wrapper.separate_music_file(track.name)
-            seconds = time.perf_counter() - start
         global_scores, museval_scores = score_track(track, wrapper.predictions_dir / track.name, targets, metric,
                                                     chunk_backend)
-        result = TrackResult(track.name, track.duration, seconds, time_factor * track.duration, memory.peak,
-                             memory.growth, global_scores, museval_scores, run)
+        result = TrackResult(track.name, track.duration, timing.wall, time_factor * track.duration, memory.peak,
+                             memory.growth, global_scores, museval_scores, run, timing.cpu, timing.cores,
+                             timing.cpu_bound, timing.load_average)
         write_text(scores_path, json.dumps(result.to_dict(), indent=2) + "\n")
         if result.over_time and progress:
-            tqdm.write(f"{track.name}: {seconds:.1f} s is over the limit of {result.time_limit:.1f} s "
+            tqdm.write(f"{track.name}: {timing.describe()}, over the limit of {result.time_limit:.1f} s "
                        f"({time_factor} x {track.duration:.1f} s)")
         results.append(result)
     return results

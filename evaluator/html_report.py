@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from models.atomic import write_text
+from my_submission.separation_model import describe_sources
 
 from .harness import TrackResult, scored_targets
 from .tracks import STEMS
@@ -82,12 +83,20 @@ def _run_description(results: Sequence[TrackResult], dataset: Path) -> str:
                                   if metric in ("museval", "both") else ""))]
     if run.get("settings"):
         items.append(("settings", ", ".join(f"{k}={v}" for k, v in run["settings"].items())))
+    if run.get("sources"):
+        items.append(("sources", describe_sources(run["sources"])))
     if run.get("weights"):
         items.append(("weights", ", ".join(sorted(run["weights"]))))
     slowest = max(results, key=lambda r: r.realtime_factor)
     items.append(("time limit", f"{limit} x the track's duration"))
     items.append(("slowest", f"{slowest.track}: real-time factor {slowest.realtime_factor:.3f} "
-                             f"({slowest.seconds:.2f} s for {slowest.duration:.1f} s)"))
+                             f"({slowest.judged_seconds:.2f} s for {slowest.duration:.1f} s)"))
+    loaded = [r.track for r in results if r.loaded]
+    if loaded:
+        items.append(("loaded machine", f"{', '.join(loaded)}: judged by CPU time per usable core"))
+    cached = [r.track for r in results if r.cached]
+    if cached:
+        items.append(("cached", f"{len(cached)} of {len(results)} tracks scored by an earlier run (its timings)"))
     flag = f'<span class="flag">{len(over)}: {html.escape(", ".join(over))}</span>' if over else "0"
     rows = "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>\n" for k, v in items)
     return f"<dl>{rows}<dt>over the time limit</dt><dd>{flag}</dd></dl>"

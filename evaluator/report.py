@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from models.atomic import atomic_path, write_text
+from my_submission.separation_model import describe_sources
 
 from .harness import TrackResult, scored_targets
 from .html_report import write_html_report
@@ -73,22 +74,39 @@ def markdown_table(results: Sequence[TrackResult]) -> str:
     return "\n".join(rows) + "\n"
 
 
+def sources_line(results: Sequence[TrackResult]) -> str:
+    """Which targets came from a network (and which file) and which from the fallback; empty when unknown."""
+    sources = results[0].run.get("sources") if results else None
+    return f"- sources: {describe_sources(sources)}\n" if sources else ""
+
+
 def timing_lines(results: Sequence[TrackResult]) -> str:
-    """Tracks over the time limit, the slowest real-time factor and the largest peak memory."""
+    """Tracks over the time limit, the slowest real-time factor, the largest peak memory, and which timings were
+    reused from an earlier run or judged by CPU time because the machine was loaded."""
     over = [r.track for r in results if r.over_time]
     slowest = max(results, key=lambda r: r.realtime_factor)
     listed = f" ({', '.join(over)})" if over else ""
-    return (f"- tracks: {len(results)}; over the time limit: {len(over)}{listed}\n"
-            f"- slowest: {slowest.track}, {slowest.seconds:.1f} s for {slowest.duration:.1f} s "
-            f"(real-time factor {slowest.realtime_factor:.2f}, limit {slowest.time_limit / slowest.duration:.2f})\n"
-            f"- peak memory: {max(r.peak_rss_mb for r in results):.0f} MB resident, at most "
-            f"{max(r.rss_growth_mb for r in results):.0f} MB above the start of a track\n")
+    lines = (f"- tracks: {len(results)}; over the time limit: {len(over)}{listed}\n"
+             f"- slowest: {slowest.track}, {slowest.judged_seconds:.1f} s for {slowest.duration:.1f} s "
+             f"(real-time factor {slowest.realtime_factor:.2f}, limit {slowest.time_limit / slowest.duration:.2f})\n"
+             f"- peak memory: {max(r.peak_rss_mb for r in results):.0f} MB resident, at most "
+             f"{max(r.rss_growth_mb for r in results):.0f} MB above the start of a track\n")
+    loaded = [r.track for r in results if r.loaded]
+    if loaded:
+        lines += (f"- the machine was loaded while separating {len(loaded)} track(s) ({', '.join(loaded)}): their "
+                  "time is judged as CPU time per usable core, not wall time\n")
+    cached = [r for r in results if r.cached]
+    if cached:
+        lines += (f"- cached: {len(cached)} of {len(results)} tracks were scored by an earlier run with the same "
+                  "model and settings; their scores and timings are that run's (--force re-runs them)\n")
+    return lines
 
 
 def write_csv(results: Sequence[TrackResult], path: Path) -> Path:
     """One row per track: timing, memory and every score."""
     targets = scored_targets(results)
-    columns = ["track", "duration", "seconds", "time_limit", "over_time", "realtime_factor", "peak_rss_mb",
+    columns = ["track", "duration", "seconds", "cpu_seconds", "cores", "loaded", "judged_seconds", "time_limit",
+               "over_time", "realtime_factor", "peak_rss_mb",
                "rss_growth_mb", *[f"global_{t}" for t in targets], *[f"museval_{t}" for t in targets]]
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, columns, extrasaction="ignore")
@@ -135,7 +153,7 @@ def write_reports(results: Sequence[TrackResult], outputs: Path, dataset: Path) 
     ``outputs``; ``dataset`` is the tracks' folder (the page's mixture and reference players link into it)."""
     outputs = Path(outputs)
     header = f"# Evaluation of {results[0].run.get('model', 'a model')} on {len(results)} tracks\n\n"
-    markdown = header + markdown_table(results) + "\n" + timing_lines(results)
+    markdown = header + markdown_table(results) + "\n" + sources_line(results) + timing_lines(results)
     paths = {"csv": write_csv(results, outputs / "results.csv"),
              "markdown": write_text(outputs / "results.md", markdown),
              "plot": plot(results, outputs / "sdr_per_track.png"),

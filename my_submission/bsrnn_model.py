@@ -1,8 +1,10 @@
 """The Band-Split RNN submission: the weight files of ``my_submission/weights/`` run through the contract.
 
 The folder holds one ``<instrument>.safetensors`` per instrument, or one multi-target file, or any
-mix of files that together cover the four instruments exactly once (each file's config says which
-instruments it outputs). ``BSRNNModel(settings, weights_dir)`` takes other inference settings and
+mix of files that output each instrument at most once (each file's config says which instruments it
+outputs). Instruments no file outputs get the fallback of ``SeparationModel`` (the residual, mixture
+minus the networks' estimates, split evenly among them): a folder with only ``vocals.safetensors``
+is a complete submission. ``BSRNNModel(settings, weights_dir)`` takes other inference settings and
 another folder; the grader constructs it with no arguments (the defaults: ``InferenceSettings()``,
 ``my_submission/weights``).
 """
@@ -21,11 +23,11 @@ WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 
 
 class WeightsNotFoundError(FileNotFoundError):
-    """The weights folder lacks the files that cover the four instruments."""
+    """The weights folder does not exist or holds no weight file."""
 
 
 def find_weight_files(folder: Path) -> dict[Path, list[str]]:
-    """The weight files of ``folder`` and the instruments each outputs; together they cover each instrument once."""
+    """The weight files of ``folder`` and the instruments each outputs (each instrument by one file at most)."""
     if not folder.is_dir():
         raise WeightsNotFoundError(f"weights folder {folder} does not exist (expected "
                                    f"{', '.join(i + '.safetensors' for i in INSTRUMENTS)}, or one multi-target file)")
@@ -47,10 +49,6 @@ def find_weight_files(folder: Path) -> dict[Path, list[str]]:
             coverage[target] = path
         found[path] = config.targets
         rates.add(config.sample_rate)
-    missing = [i for i in INSTRUMENTS if i not in coverage]
-    if missing:
-        raise WeightsNotFoundError(f"weights folder {folder} has no model for {', '.join(missing)} "
-                                   f"(found {', '.join(f'{p.name}: {t}' for p, t in found.items())})")
     if len(rates) > 1:
         raise ValueError(f"the weight files in {folder} disagree on the sample rate ({sorted(rates)} Hz)")
     return found
@@ -66,7 +64,7 @@ class BSRNNModel(SeparationModel):
         parts, rate = [], None
         for path in files:
             model = load_model(path, "cpu")
-            parts.append(Part(model, tuple(model.targets)))
+            parts.append(Part(model, tuple(model.targets), path.name))
             rate = model.config.sample_rate
         super().__init__(parts, rate, settings)
         for part in self.parts:

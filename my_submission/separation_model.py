@@ -17,24 +17,30 @@ from models import allocator, separate
 from models.apply import autocast
 from models.contract import INSTRUMENTS, raise_aicrowd_error
 
-from .audio import channel_groups, prepare_mix, restore
+from .audio import channel_groups, prepare_mix, restore, to_float
 from .settings import InferenceSettings
 
 Network = Callable[[torch.Tensor], torch.Tensor]
 
 
+FALLBACK_RULE = "the residual (mixture minus the networks' estimates), split evenly among them"
+
+
 @dataclass(frozen=True)
 class Part:
-    """One network and the instruments it outputs, in its output order."""
+    """One network, the instruments it outputs (in its output order), and where it came from (a file name)."""
 
     network: Network
     targets: tuple[str, ...]
+    source: str = "network"
 
 
 class SeparationModel:
     """Separates a mixture into the four instruments, as the grader calls it.
 
-    ``active_targets`` (default: all four) limits which instruments are computed; the others come
+    The networks may cover only some instruments (each at most once): the others (``fallback_targets``) get
+    the fallback, ``FALLBACK_RULE``; with ``other`` the only one missing, ``other`` is the whole residual.
+    ``active_targets`` (default: all four) limits which instruments are computed; the others may come
     back as silence (the command-line tools use it to save time; the grader always gets all four).
     ``keep_freed_memory`` (default on) applies :func:`models.allocator.keep_freed_memory` to the process:
     glibc then keeps the buffers each forward pass frees instead of unmapping them (BENCHMARKS.md, allocator).
@@ -43,9 +49,10 @@ class SeparationModel:
     def __init__(self, parts: Sequence[Part], sample_rate: int, settings: InferenceSettings | None = None,
                  keep_freed_memory: bool = True):
         covered = [t for p in parts for t in p.targets]
-        if sorted(covered) != sorted(INSTRUMENTS):
-            raise ValueError(f"{type(self).__name__}: the networks must output each of {INSTRUMENTS} exactly once, "
-                             f"got {covered}")
+        if not covered or len(set(covered)) != len(covered) or not set(covered) <= set(INSTRUMENTS):
+            raise ValueError(f"{type(self).__name__}: the networks must output some of {INSTRUMENTS}, each at most "
+                             f"once, got {covered}")
+        self.fallback_targets = tuple(t for t in INSTRUMENTS if t not in covered)
         if keep_freed_memory:
             allocator.keep_freed_memory()
         self.parts = list(parts)
@@ -63,6 +70,11 @@ class SeparationModel:
             for part in self.parts:
                 part.network(batch)
 
+    def target_sources(self) -> dict[str, str]:
+        """Where each instrument's estimate comes from: a network's source (its file name), or ``"fallback"``."""
+        sources = {t: p.source for p in self.parts for t in p.targets}
+        return {t: sources.get(t, "fallback") for t in INSTRUMENTS}
+
     @property
     def instruments(self) -> list[str]:
         return list(INSTRUMENTS)
@@ -78,7 +90,10 @@ class SeparationModel:
         """
         audio, layout = prepare_mix(mixed_sound_array, sample_rate, self.sample_rate)
         stems = {t: np.zeros((layout.frames, layout.channels), np.float32) for t in INSTRUMENTS}
-        parts = [p for p in self.parts if set(p.targets) & set(self.active_targets)]
+        fallback = [t for t in self.fallback_targets if t in self.active_targets]
+        # the residual needs every network's estimate; otherwise only the networks of the active targets run
+        wanted = set(INSTRUMENTS) if fallback else set(self.active_targets)
+        parts = [p for p in self.parts if set(p.targets) & wanted]
         groups = channel_groups(layout.channels)
         chunking = self.settings.chunking()
         for group in groups:
@@ -88,11 +103,16 @@ class SeparationModel:
                 estimate = separate(part.network, mix, len(part.targets), self.sample_rate, chunking,
                                     self.settings.progress)
                 for target, stem in zip(part.targets, estimate.numpy()):
-                    if target not in self.active_targets:
+                    if target not in wanted:
                         continue
                     stem = stem.T if group[0] != group[1] else stem.mean(0, keepdims=True).T
                     stems[target][:, sorted(set(group))] = restore(stem, self.sample_rate, layout)
                 del estimate
+        if fallback:
+            mix = to_float(mixed_sound_array).reshape(layout.frames, layout.channels)
+            share = (mix - sum(stems[t] for p in self.parts for t in p.targets)) / len(self.fallback_targets)
+            for target in fallback:
+                stems[target] = share.copy()
         for target, stem in stems.items():
             if not np.isfinite(stem).all():
                 self.raise_aicrowd_error(f"{type(self).__name__} produced NaN or infinite samples for {target}")
@@ -100,3 +120,14 @@ class SeparationModel:
         stems = {t: s.reshape(layout.shape) for t, s in stems.items()}
         return stems, {t: layout.sample_rate for t in INSTRUMENTS}
 
+
+
+def describe_sources(sources: dict[str, str]) -> str:
+    """``target_sources()`` in words: which instruments come from which network file and which from the fallback."""
+    by_source: dict[str, list[str]] = {}
+    for target in INSTRUMENTS:
+        if target in sources:
+            by_source.setdefault(sources[target], []).append(target)
+    return "; ".join(f"{', '.join(targets)}: " + (f"fallback ({FALLBACK_RULE})" if source == "fallback"
+                                                   else f"network ({source})")
+                     for source, targets in by_source.items())

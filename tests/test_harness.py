@@ -175,3 +175,28 @@ def test_default_data_official_folder_then_embedded_set(tmp_path, monkeypatch):
     official.mkdir(parents=True)
     assert evaluate_locally.resolve_data(None) == evaluate_locally.OFFICIAL_DATA
     assert evaluate_locally.resolve_data(tmp_path / "mine") == tmp_path / "mine"
+
+
+def test_a_vocals_only_weights_folder_is_evaluated_with_the_fallback(dataset, tmp_path, capsys):
+    import torch
+
+    from models import BSRNNConfig, build_model, save_model
+
+    weights = tmp_path / "weights"
+    torch.manual_seed(0)
+    config = BSRNNConfig(targets=["vocals"], feature_dim=8, num_repeat=1, band_scheme=[[4000.0, 2000.0]])
+    save_model(build_model(config), weights / "vocals.safetensors")
+    out = tmp_path / "out"
+    flags = ["--data", str(dataset), "--outputs", str(out), "--weights", str(weights), "--limit", "1",
+             "--window", "1.0", "--hop", "1.0", "--metric", "global"]
+    assert evaluate_locally.main(flags) == 0
+    printed = capsys.readouterr().out
+    assert "bass, drums, other: fallback (the residual" in printed and "vocals: network (vocals.safetensors)" in printed
+    saved = json.loads((out / "scores" / "synth-0000.json").read_text())
+    assert saved["run"]["sources"]["vocals"] == "vocals.safetensors" and saved["run"]["sources"]["bass"] == "fallback"
+    assert sorted(saved["global_sdr"]) == sorted(STEMS)
+    assert "- sources: bass, drums, other: fallback" in (out / "results.md").read_text()
+    assert "vocals: network (vocals.safetensors)" in (out / "report.html").read_text()
+    assert evaluate_locally.main([*flags, "--targets", "vocals", "--outputs", str(tmp_path / "vocals")]) == 0
+    saved = json.loads((tmp_path / "vocals" / "scores" / "synth-0000.json").read_text())
+    assert list(saved["global_sdr"]) == ["vocals"]

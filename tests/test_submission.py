@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 
 import numpy as np
 import pytest
@@ -14,7 +15,7 @@ from models import BSRNNConfig, build_model, save_model
 from my_submission.aicrowd_wrapper import AIcrowdWrapper
 from my_submission.bsrnn_model import BSRNNModel, WeightsNotFoundError
 from my_submission.identity_model import IdentityModel, QuarterMixtureModel
-from my_submission.separation_model import INSTRUMENTS, Part, SeparationModel
+from my_submission.separation_model import INSTRUMENTS, Part, SeparationModel, describe_sources
 from my_submission.settings import InferenceSettings
 from tools.model_flags import add_settings_flags, construct_model, import_model_class, settings_from_flags
 from tools.separate import main as separate_main
@@ -203,6 +204,39 @@ def test_active_targets_skip_the_others(bsrnn):
     assert stems["vocals"].any() and not stems["bass"].any()
 
 
+def test_a_partial_weights_folder_gives_the_residual_to_the_missing_targets(weights_folder, tmp_path):
+    (tmp_path / "vocals.safetensors").write_bytes((weights_folder / "vocals.safetensors").read_bytes())
+    partial, full = BSRNNModel(SHORT, tmp_path), BSRNNModel(SHORT, weights_folder)
+    assert partial.fallback_targets == ("bass", "drums", "other")
+    assert partial.target_sources() == {"bass": "fallback", "drums": "fallback", "other": "fallback",
+                                        "vocals": "vocals.safetensors"}
+    mix = 0.3 * _music(seconds=0.4)
+    stems, rates = partial.separate_music_file(mix, RATE)
+    _check_contract(stems, rates, mix, RATE)
+    vocals = full.separate_music_file(mix, RATE)[0]["vocals"]
+    np.testing.assert_allclose(stems["vocals"], vocals, atol=1e-6)  # the same network, the same estimate
+    for target in ("bass", "drums", "other"):
+        np.testing.assert_allclose(stems[target], (mix - vocals) / 3, atol=1e-5)
+    np.testing.assert_allclose(sum(stems.values()), mix, atol=1e-5)
+    partial.active_targets = ("vocals",)  # only the network runs; the fallback targets stay silent
+    only = partial.separate_music_file(mix, RATE)[0]
+    np.testing.assert_allclose(only["vocals"], vocals, atol=1e-6)
+    assert not only["bass"].any()
+    partial.active_targets = ("drums",)  # a fallback target needs every network's estimate
+    np.testing.assert_allclose(partial.separate_music_file(mix, RATE)[0]["drums"], (mix - vocals) / 3, atol=1e-5)
+    text = describe_sources(partial.target_sources())
+    assert text.startswith("bass, drums, other: fallback (the residual") and text.endswith(
+        "vocals: network (vocals.safetensors)")
+
+
+def test_without_other_the_residual_goes_to_other(weights_folder, tmp_path):
+    for target in ("bass", "drums", "vocals"):
+        (tmp_path / f"{target}.safetensors").write_bytes((weights_folder / f"{target}.safetensors").read_bytes())
+    mix = 0.3 * _music(seconds=0.3)
+    stems, _ = BSRNNModel(SHORT, tmp_path).separate_music_file(mix, RATE)
+    np.testing.assert_allclose(stems["other"], mix - stems["bass"] - stems["drums"] - stems["vocals"], atol=1e-5)
+
+
 def test_weights_folder_layouts_and_errors(tmp_path):
     with pytest.raises(WeightsNotFoundError, match="nowhere does not exist"):
         BSRNNModel(SHORT, tmp_path / "nowhere")
@@ -222,8 +256,7 @@ def test_weights_folder_layouts_and_errors(tmp_path):
     with pytest.raises(ValueError, match="vocals is output by both all.safetensors and vocals.safetensors"):
         BSRNNModel(SHORT, tmp_path)
     (tmp_path / "all.safetensors").unlink()
-    with pytest.raises(WeightsNotFoundError, match="no model for bass, drums, other"):
-        BSRNNModel(SHORT, tmp_path)
+    assert BSRNNModel(SHORT, tmp_path).fallback_targets == ("bass", "drums", "other")
     save_model(build_model(BSRNNConfig(targets=["vocals"], **TINY)), tmp_path / "bass.safetensors")
     with pytest.raises(ValueError, match="bass.safetensors is named after bass but its model outputs"):
         BSRNNModel(SHORT, tmp_path)
@@ -324,17 +357,23 @@ def test_wrapper_rejects_a_bad_answer(tmp_path):
         AIcrowdWrapper(data, tmp_path / "p", model=WrongLength()).separate_music_file("a song")
 
 
-def test_separate_command(tmp_path, capsys):
+def test_separate_command_with_a_partial_weights_folder(weights_folder, tmp_path, capsys):
+    partial = tmp_path / "weights"
+    partial.mkdir()
+    (partial / "vocals.safetensors").write_bytes((weights_folder / "vocals.safetensors").read_bytes())
     song = tmp_path / "song.wav"
-    mix = _music(seconds=2.0) * 0.5
+    mix = _music(seconds=2.0) * 0.3
     sf.write(song, mix, RATE, subtype="FLOAT")
-    code = separate_main([str(song), "--out", str(tmp_path / "out"), "--targets", "vocals", "drums",
-                          "--offset", "0.5", "--duration", "1", "--model", "my_submission.identity_model.IdentityModel",
-                          "--window", "0.3", "--hop", "0.15", "--subtype", "FLOAT"])
-    assert code == 0
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["drums.wav", "vocals.wav"]
-    vocals, rate = sf.read(tmp_path / "out" / "vocals.wav")
-    assert rate == RATE
-    np.testing.assert_allclose(vocals, mix[RATE // 2:RATE // 2 + RATE], atol=1e-6)
-    with pytest.raises(SystemExit, match="select no audio"):
-        separate_main([str(song), "--out", str(tmp_path / "o2"), "--offset", "5"])
+    flags = ["--weights", str(partial), "--window", "0.25", "--hop", "0.1", "--precision", "fp32", "--float32",
+             "--offset", "0.5", "--duration", "1"]
+    assert separate_main([str(song), "-o", str(tmp_path / "out"), "--targets", "vocals", *flags]) == 0
+    folder = tmp_path / "out" / "vocals" / "song"  # <model> is the weight files' names
+    assert [p.name for p in folder.iterdir()] == ["vocals.wav"]
+    model = BSRNNModel(dataclasses.replace(SHORT, precision="fp32"), partial)
+    expected = model.separate_music_file(mix[RATE // 2:RATE // 2 + RATE], RATE)[0]
+    np.testing.assert_allclose(sf.read(folder / "vocals.wav")[0], expected["vocals"], atol=1e-5)
+    assert separate_main([str(song), "-o", str(tmp_path / "all"), *flags]) == 0
+    assert "bass, drums, other: fallback" in capsys.readouterr().out
+    folder = tmp_path / "all" / "vocals" / "song"
+    assert sorted(p.name for p in folder.iterdir()) == ["bass.wav", "drums.wav", "other.wav", "vocals.wav"]
+    np.testing.assert_allclose(sf.read(folder / "drums.wav")[0], expected["drums"], atol=1e-5)

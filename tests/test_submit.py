@@ -148,13 +148,21 @@ def test_submit_preflight_failures(project, capsys, monkeypatch):
     assert submit_main(["x", "--repo", str(repo), "--dry-run"]) == 1
     assert "files over 5 MB must go through git-lfs, these do not: data.bin" in capsys.readouterr().err
     big.unlink()
+    song = repo / "songs" / "mixture.wav"  # a dataset is never sent through git-lfs: it is kept out
+    song.parent.mkdir()
+    song.write_bytes(os.urandom(5 * 1024 * 1024 + 1))
+    assert submit_main(["x", "--repo", str(repo), "--dry-run"]) == 1
+    err = capsys.readouterr().err
+    assert "look like a dataset or audio" in err and "songs/mixture.wav" in err and "git lfs track" not in err
+    song.unlink()
 
     (repo / "aicrowd.json").write_text(json.dumps({**VALID, "gpu": "yes"}))
     assert submit_main(["x", "--repo", str(repo), "--dry-run"]) == 1
     assert "'gpu' must be a bool" in capsys.readouterr().err
     (repo / "aicrowd.json").write_text(json.dumps(VALID))
 
-    (repo / "my_submission" / "weights" / "drums.safetensors").unlink()
+    for weights in (repo / "my_submission" / "weights").glob("*.safetensors"):  # a partial folder is fine; none is not
+        weights.unlink()
     assert submit_main(["x", "--repo", str(repo), "--dry-run"]) == 1
     assert "smoke test failed: WeightsNotFoundError: weights folder" in capsys.readouterr().err
     assert _git(remote, "tag") == ""

@@ -5,7 +5,9 @@ The training runs use a tiny model at 16 kHz on the generated synthetic set (cac
 
 from __future__ import annotations
 
+import io
 import os
+import signal
 import stat
 import subprocess
 import sys
@@ -16,11 +18,12 @@ import pytest
 import torch
 import yaml
 
-from models import load_model
+from models import BSRNNConfig, build_model, load_model, save_model
 from train.__main__ import build_trainer, last_checkpoint, run
 from train.config import ExperimentConfig, default_name, load_config, save_config
 from train.experiments import latest_per_step
 from train.export import export
+from train.export import main as export_main
 from train.loader import RankBatches, ResumableLoader
 from train.module import SeparationModule
 
@@ -253,6 +256,37 @@ def test_export_gives_the_submission_weight_file(resumed_runs, tmp_path):
     assert result.returncode != 0 and "x.safetensors" not in result.stderr and "is not a" in result.stderr
 
 
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_export_offers_to_replace_a_file_for_the_same_target(resumed_runs, tmp_path, monkeypatch, capsys):
+    whole, _, _ = resumed_runs
+    folder = tmp_path / "weights"
+    multi = save_model(build_model(BSRNNConfig(targets=["vocals", "drums"], feature_dim=8, num_repeat=1,
+                                               band_scheme="vocals")),
+                       folder / "multi.safetensors")
+    keep = save_model(build_model(BSRNNConfig(targets=["bass"], feature_dim=8, num_repeat=1)),
+                      folder / "bass.safetensors")
+    before = multi.read_bytes()
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))  # not a terminal: no prompt, nothing written
+    assert export_main([str(whole), str(folder / "vocals.safetensors")]) == 1
+    err = capsys.readouterr().err
+    assert f"{multi} (vocals)" in err and "--replace" in err
+    assert sorted(p.name for p in folder.iterdir()) == ["bass.safetensors", "multi.safetensors"]
+    monkeypatch.setattr("sys.stdin", Terminal("n\n"))  # a terminal: asked, answered no
+    assert export_main([str(whole), str(folder / "vocals.safetensors")]) == 1
+    assert multi.read_bytes() == before
+    monkeypatch.setattr("sys.stdin", Terminal("y\n"))
+    assert export_main([str(whole), str(folder / "vocals.safetensors")]) == 0
+    assert sorted(p.name for p in folder.iterdir()) == ["bass.safetensors", "vocals.safetensors"] and keep.exists()
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))  # the same file again: replaced only with --replace
+    assert export_main([str(whole), str(folder / "vocals.safetensors")]) == 1
+    assert export_main([str(whole), str(folder / "vocals.safetensors"), "--replace"]) == 0
+    assert sorted(p.name for p in folder.iterdir()) == ["bass.safetensors", "vocals.safetensors"]
+
+
 def test_ema_plateau_and_scaled_lr(tmp_path):
     """EMA weights are what the checkpoint stores and export writes; the plateau schedule runs; lr x batch / 16."""
     run(tiny(tmp_path, "data.samples_per_epoch=8", "optim.batch_size=2", "optim.epochs=1", "trainer.ema_decay=0.5",
@@ -289,3 +323,46 @@ def test_two_processes_agree_with_one(tmp_path):
     for name, value in one.items():
         assert torch.allclose(two[name], value, rtol=1e-3, atol=1e-5), name
     assert logged(tmp_path / "ddp", "valid/sdr") == pytest.approx(logged(tmp_path / "single", "valid/sdr"), abs=1e-3)
+
+
+# interrupting, data checks, the end of training ---------------------------------------------------------------------
+
+class Signal(pl.Callback):
+    def __init__(self, at_step: int, signum: int):
+        self.at_step, self.signum = at_step, signum
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        if trainer.global_step == self.at_step:
+            os.kill(os.getpid(), self.signum)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_stop_signal_saves_a_checkpoint_then_stops(tmp_path, signum):
+    handler = signal.getsignal(signum)
+    trainer = run(tiny(tmp_path, *RESUME), callbacks=[Signal(3, signum)])
+    assert trainer.global_step == 4  # the running step finished, then training stopped
+    assert torch.load(last_checkpoint(tmp_path), weights_only=True)["global_step"] == 4
+    assert signal.getsignal(signum) is handler  # the handlers are put back
+    assert run(tiny(tmp_path, *RESUME)).global_step == 16  # the same command resumes and finishes
+
+
+def test_a_missing_data_root_is_named_before_anything_is_created(tmp_path, capsys):
+    from train.__main__ import main
+
+    out = tmp_path / "run"
+    argv = ["--config", str(TINY), f"out_dir={out}", "data.kind=musdb18hq", f"data.root={tmp_path / 'nowhere'}"]
+    with pytest.raises(ValueError, match=r"data.root=.*nowhere: .*nowhere/train is not a folder"):
+        main(argv)
+    assert not out.exists()
+    done = subprocess.run([sys.executable, "-m", "train", *argv], cwd=REPO, capture_output=True, text=True)
+    assert done.returncode == 1 and len(done.stderr.strip().splitlines()) == 1 and "data.root=" in done.stderr
+    assert not out.exists()
+
+
+def test_final_lines_name_the_best_checkpoint_and_the_export_command(resumed_runs):
+    from train.__main__ import final_lines
+
+    whole, _, _ = resumed_runs
+    lines = final_lines(whole)
+    assert "best checkpoint: " in lines and "validation global SDR" in lines
+    assert f"python -m train.export {whole} my_submission/weights/" in lines

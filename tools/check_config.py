@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -74,8 +75,10 @@ def load_and_check(path: str | Path) -> tuple[dict | None, list[str]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    path = Path(argv[0]) if argv else DEFAULT_PATH
+    parser = argparse.ArgumentParser(prog="python -m tools.check_config", description=__doc__.split("\n\n")[0])
+    parser.add_argument("path", nargs="?", type=Path, default=DEFAULT_PATH,
+                        help="the file to check (default: aicrowd.json at the repository root)")
+    path = parser.parse_args(argv).path
     config, problems = load_and_check(path)
     if problems:
         print("\n".join(problems), file=sys.stderr)

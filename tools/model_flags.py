@@ -17,7 +17,8 @@ def add_settings_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--window", type=float, help="chunk length in seconds")
     parser.add_argument("--hop", type=float, help="seconds between chunk starts")
     parser.add_argument("--batch-size", type=int, help="chunks per forward pass")
-    parser.add_argument("--precision", help="fp32, bf16 or fp16")
+    parser.add_argument("--precision", help="auto (the default: fp16 on CUDA, bf16 on CPUs with native bf16, else "
+                        "fp32), fp32, bf16 or fp16")
     parser.add_argument("--device", help="auto, cpu, cuda, cuda:1 ...")
     parser.add_argument("--weights", type=Path, help="weights folder (default: my_submission/weights)")
 

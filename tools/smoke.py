@@ -3,7 +3,10 @@ bundled weights) and separate a few seconds of stereo audio within the time limi
 
     python -m tools.smoke [--seconds 5] [--time-factor 1.57]
 
-Prints one JSON line (load and separation times) and exits 0, or prints the problem and exits 1.
+Prints one JSON line (load, warm-up and separation times) and exits 0, or prints the problem and exits 1.
+The first call (one second of audio) is a warm-up, timed apart. The time limit is judged as
+``models.timing`` says: wall time, or CPU time per usable core when other processes visibly stretched
+the wall time (``"loaded": true``), so a busy machine does not fail a good submission.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import time
 import numpy as np
 
 from models.contract import INSTRUMENTS, TIME_FACTOR, check_output
+from models.timing import measure
 
 SAMPLE_RATE = 44100
 
@@ -36,19 +40,23 @@ def run(seconds: float, time_factor: float) -> dict:
 
     model = MySeparationModel()
     loaded = time.perf_counter() - start
+    with measure() as warm_up:
+        model.separate_music_file(smoke_signal(1.0), SAMPLE_RATE)
     mix = smoke_signal(seconds)
-    start = time.perf_counter()
-    stems, rates = model.separate_music_file(mix, SAMPLE_RATE)
-    took = time.perf_counter() - start
+    device = getattr(model, "device", None)
+    with measure(cpu_bound=getattr(device, "type", "cpu") == "cpu") as timing:
+        stems, rates = model.separate_music_file(mix, SAMPLE_RATE)
     if list(model.instruments) != list(INSTRUMENTS):
         raise RuntimeError(f"the model must expose exactly {list(INSTRUMENTS)}, got {list(model.instruments)}")
     check_output("smoke signal", mix, SAMPLE_RATE, stems, rates)
-    if took > time_factor * seconds:
-        raise RuntimeError(f"separating {seconds:g} s took {took:.2f} s, over the limit of {time_factor} x "
+    if timing.judged > time_factor * seconds:
+        raise RuntimeError(f"separating {seconds:g} s took {timing.describe()}, over the limit of {time_factor} x "
                            f"{seconds:g} s = {time_factor * seconds:.2f} s")
     return {"model": f"{type(model).__module__}.{type(model).__qualname__}", "load_seconds": round(loaded, 3),
-            "audio_seconds": seconds, "separate_seconds": round(took, 3),
-            "realtime_factor": round(took / seconds, 3)}
+            "warm_up_seconds": round(warm_up.wall, 3), "audio_seconds": seconds,
+            "separate_seconds": round(timing.wall, 3), "cpu_seconds": round(timing.cpu, 3), "cores": timing.cores,
+            "loaded": timing.loaded, "judged_seconds": round(timing.judged, 3),
+            "realtime_factor": round(timing.judged / seconds, 3)}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -23,6 +23,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from models.cli import add_debug_flag
 from models.contract import TIME_FACTOR
 
 from .check_config import load_and_check
@@ -57,12 +58,25 @@ def files_to_commit(repo: Path) -> list[str]:
     return sorted({p for p in out.split("\0") if p and (repo / p).is_file()})
 
 
+DATA_SUFFIXES = (".wav", ".flac", ".mp3", ".m4a", ".mp4", ".ogg", ".aiff", ".zip", ".tar", ".gz", ".tgz", ".7z")
+
+
+def looks_like_data(path: str) -> bool:
+    """An audio file or an archive (what a dataset is made of), never something to submit through git-lfs."""
+    return path.lower().endswith(DATA_SUFFIXES)
+
+
 def check_lfs(repo: Path, files: list[str]) -> None:
     big = [f for f in files if (repo / f).stat().st_size > LFS_THRESHOLD]
     if not big:
         return
     attrs = git(repo, "check-attr", "-z", "filter", "--", *big).stdout.split("\0")
     not_lfs = [path for path, value in zip(attrs[0::3], attrs[2::3]) if value != "lfs"]
+    data = [path for path in not_lfs if looks_like_data(path)]
+    if data:
+        raise SubmitError("these large files look like a dataset or audio, which the grader neither needs nor gets: "
+                          + ", ".join(data) + " (keep data outside the repository, or add its folder to .gitignore; "
+                          "data/ and public_dataset/ are ignored already)")
     if not_lfs:
         raise SubmitError("files over 5 MB must go through git-lfs, these do not: " + ", ".join(not_lfs)
                           + ' (add a pattern to .gitattributes, e.g. git lfs track "*.ext")')
@@ -167,10 +181,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--docker", action="store_true",
                         help="also build the grader's image and run the submission in it (minutes)")
     parser.add_argument("--repo", type=Path, default=Path.cwd(), help="repository to submit (default: here)")
+    add_debug_flag(parser)
     args = parser.parse_args(argv)
     try:
         submit(args.repo, args.name, args.remote, args.dry_run, args.force, args.docker)
-    except SubmitError as e:
+    except (SubmitError, OSError, ValueError) as e:
+        if args.debug:
+            raise
         print(f"submit: {e}", file=sys.stderr)
         return 1
     return 0

@@ -10,8 +10,14 @@ again resumes from ``checkpoints/last.ckpt`` when it exists.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
 import os
+import signal
 import sys
+import threading
+import time
+import warnings
 from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -28,13 +34,57 @@ from lightning.pytorch.callbacks import (
     TQDMProgressBar,
 )
 from lightning.pytorch.loggers import TensorBoardLogger
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from models.atomic import write_text
+from models.cli import add_debug_flag, run_main
 from train.config import ExperimentConfig, load_config, save_config
 from train.loader import EpochDataset
 from train.module import SeparationModule
 
 MONITOR = "valid/sdr"
+
+
+class SaveOnStop(Callback):
+    """Saves ``last.ckpt`` every ``minutes`` of training, and when the process gets SIGINT (Ctrl-C) or SIGTERM:
+    the signal is noted, the running step finishes, the checkpoint is written and training stops (a second
+    Ctrl-C interrupts at once). Re-running the command resumes from it. ``stop_signal``: the signal that stopped
+    training, if any."""
+
+    def __init__(self, path: Path, minutes: float | None):
+        self.path, self.seconds = path, None if minutes is None else 60.0 * minutes
+        self.stop_signal: int | None = None
+        self.previous: dict[int, Any] = {}
+
+    def _note(self, signum: int, frame: Any) -> None:
+        self.stop_signal = signum
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # a second Ctrl-C stops at once
+        print(f"\n{signal.Signals(signum).name}: saving a checkpoint after this step, then stopping "
+              "(Ctrl-C again to stop at once)", file=sys.stderr)
+
+    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.last_save = time.monotonic()
+        # SIGTERM: Lightning's own handler sets trainer.received_sigterm (and stops after this hook)
+        if threading.current_thread() is threading.main_thread():
+            self.previous = {signal.SIGINT: signal.signal(signal.SIGINT, self._note)}
+
+    def on_train_batch_end(self, trainer: pl.Trainer, *args: Any) -> None:
+        if trainer.received_sigterm and self.stop_signal is None:
+            self.stop_signal = signal.SIGTERM
+        due = self.seconds is not None and time.monotonic() - self.last_save >= self.seconds
+        if self.stop_signal is not None or due:
+            trainer.save_checkpoint(self.path)
+            self.last_save = time.monotonic()
+        if self.stop_signal is not None:
+            trainer.should_stop = True
+            if trainer.is_global_zero:
+                print(f"saved {self.path} at step {trainer.global_step}; run the same command to resume",
+                      file=sys.stderr)
+
+    def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        for signum, handler in self.previous.items():
+            signal.signal(signum, handler)
+        self.previous = {}
 
 
 class RunRecord(Callback):
@@ -83,6 +133,7 @@ def build_trainer(config: ExperimentConfig, callbacks: Sequence[Callback] = ()) 
         EarlyStopping(monitor=MONITOR, mode="max", patience=optim.patience),
         LearningRateMonitor(logging_interval="step"),
         RunRecord(config, best),
+        SaveOnStop(out / "checkpoints" / "last.ckpt", run.checkpoint_every_minutes),
         *callbacks,
     ]
     if run.progress_bar:
@@ -108,8 +159,47 @@ def run(config: ExperimentConfig, train_set: EpochDataset | None = None, valid_t
     pl.seed_everything(config.seed, workers=True, verbose=False)
     module = SeparationModule(config, train_set, valid_tracks)
     trainer = build_trainer(config, callbacks)
-    trainer.fit(module, ckpt_path=last_checkpoint(config.out_dir), weights_only=True)
+    with contextlib.suppress(SIGTERMException):  # raised after SaveOnStop saved last.ckpt
+        trainer.fit(module, ckpt_path=last_checkpoint(config.out_dir), weights_only=True)
     return trainer
+
+
+def check_data(config: ExperimentConfig) -> None:
+    """Fail, naming ``data.root``, when the dataset is not where the config says (before anything is created)."""
+    data = config.data
+    if data.kind == "synthetic":
+        return
+    layout = {"musdb18hq": "train/<track>/mixture.wav and the stems", "musdb18": "train/<track>.stem.mp4",
+              "sdx23": "<track>/{bass,drums,other,vocals}.wav"}.get(data.kind, "the dataset")
+    if not data.root:
+        raise ValueError(f"data.root is not set: give the {data.kind} folder (holding {layout}), e.g. "
+                         "data.root=/data/musdb18hq")
+    root = Path(data.root)
+    needed = root / "train" if data.kind in ("musdb18hq", "musdb18") else root
+    if not needed.is_dir():
+        raise ValueError(f"data.root={data.root}: {needed} is not a folder (expected {layout}; see README, "
+                         "'Getting the data')")
+
+
+def quiet_lightning() -> None:
+    """Leave out Lightning's tips, info lines ("0 Total Flops", GPU/TPU availability) and deprecation warnings."""
+    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
+    logging.getLogger("lightning.fabric").setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    warnings.filterwarnings("ignore", message=r".*(LeafSpec|is deprecated|does not have many workers).*")
+
+
+def final_lines(out_dir: Path) -> str:
+    """What to do next: the best checkpoint, its validation SDR, and the export command."""
+    result_file = out_dir / "result.yaml"
+    if not result_file.is_file():
+        return f"training stopped before it finished; run the same command to resume from {out_dir}/checkpoints"
+    result = yaml.safe_load(result_file.read_text())
+    best, score = result.get("best_checkpoint"), result.get("best_valid_sdr")
+    if not best:
+        return f"training ended after {result.get('steps')} steps without a validation score (no best checkpoint)"
+    return (f"best checkpoint: {best} (validation global SDR {score:.3f} dB)\n"
+            f"export it: python -m train.export {out_dir} my_submission/weights/<target>.safetensors")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -120,14 +210,20 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="YAML file of config sections merged over the experiment (repeatable)")
     parser.add_argument("overrides", nargs="*", metavar="key=value",
                         help="config overrides with dotted keys, e.g. optim.lr=5e-4 trainer.devices=2")
+    add_debug_flag(parser)
     args = parser.parse_args(argv)
     try:
         config = load_config(args.config, args.overrides, args.overlay)
     except (OSError, ValueError) as e:
         parser.error(str(e))
-    run(config)
+    check_data(config)
+    quiet_lightning()
+    trainer = run(config)
+    stopped = any(isinstance(c, SaveOnStop) and c.stop_signal is not None for c in trainer.callbacks)
+    print(f"stopped; run the same command to resume from {config.out_dir}/checkpoints/last.ckpt" if stopped
+          else final_lines(Path(config.out_dir)))
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main("train", main))

@@ -167,12 +167,14 @@ class TrainerConfig:
     """Lightning Trainer settings: hardware, distribution, precision, EMA, checkpoints and logging.
 
     ``checkpoint_every_steps`` saves ``last.ckpt`` every that many optimizer steps (None: after every
-    validation); ``ema_decay`` keeps an exponential moving average of the weights, used for validation
-    and saved as the checkpoint's weights (None: off). ``sanity_val_tracks`` validation tracks are run
-    before training to catch errors early (0: skip). ``max_minutes`` stops training after that much wall time
-    (the checkpoints and ``result.yaml`` are written as at any other end; None: no limit). ``init_weights``: a
-    weight file of this kit (``train.export`` output, e.g. the bundled weights) to start from instead of random
-    weights: fine-tuning. Its config must match ``model`` (a resumed run continues from its checkpoint instead).
+    validation) and also every ``checkpoint_every_minutes`` minutes of training (None: off), and when the
+    process is asked to stop (Ctrl-C, SIGTERM); ``ema_decay`` keeps an exponential moving average of the
+    weights, used for validation and saved as the checkpoint's weights (None: off). ``sanity_val_tracks``
+    validation tracks are run before training to catch errors early (0: skip). ``max_minutes`` stops training
+    after that much wall time (the checkpoints and ``result.yaml`` are written as at any other end; None: no
+    limit). ``init_weights``: a weight file of this kit (``train.export`` output, e.g. the bundled weights) to
+    start from instead of random weights: fine-tuning. Its config must match ``model`` (a resumed run continues
+    from its checkpoint instead).
     """
 
     accelerator: str = "auto"
@@ -184,6 +186,7 @@ class TrainerConfig:
     checkpoint_every_steps: int | None = None
     max_minutes: float | None = None
     init_weights: str | None = None
+    checkpoint_every_minutes: float | None = 30.0
     log_every_steps: int = 50
     sanity_val_tracks: int = 1
     progress_bar: bool = True

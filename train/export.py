@@ -4,6 +4,11 @@ CKPT may be a Lightning checkpoint file or a run folder (its best checkpoint is 
 read with ``torch.load(..., weights_only=True)``; when the run kept an EMA of the weights, the checkpoint's
 ``state_dict`` holds the averaged weights (Lightning's ``EMAWeightAveraging`` puts them there), and those are
 exported. The output is ``models.save_model``'s format: safetensors with the model config in its metadata.
+
+The submission loads every ``*.safetensors`` of its folder and refuses two files that output the same
+instrument, so when the destination folder already holds a file for one of the exported targets (or the
+destination itself exists), export names it and replaces it only with ``--replace`` or after a "yes" at
+the prompt (asked only when run in a terminal); otherwise it writes nothing.
 """
 
 from __future__ import annotations
@@ -16,7 +21,8 @@ from pathlib import Path
 
 import torch
 
-from models import BSRNN, build_model, save_model
+from models import BSRNN, build_model, read_config, save_model
+from models.cli import add_debug_flag, run_main
 
 PREFIX = "model."
 
@@ -57,6 +63,33 @@ def model_from_checkpoint(path: str | os.PathLike) -> tuple[BSRNN, bool]:
     return model.eval(), "current_model_state" in checkpoint
 
 
+def conflicting_files(out: str | os.PathLike, targets: Sequence[str]) -> dict[Path, list[str]]:
+    """The weight files next to ``out`` (and ``out`` itself) that output any of ``targets``: file -> those targets.
+
+    A file whose config cannot be read counts as conflicting only when it is ``out`` itself."""
+    out = Path(out)
+    found: dict[Path, list[str]] = {}
+    for path in sorted(out.parent.glob("*.safetensors")) if out.parent.is_dir() else []:
+        try:
+            shared = [t for t in read_config(path).targets if t in targets]
+        except (OSError, ValueError):
+            shared = ["?"] if path.resolve() == out.resolve() else []
+        if shared or path.resolve() == out.resolve():
+            found[path] = shared
+    return found
+
+
+def confirm_replace(conflicts: dict[Path, list[str]], replace: bool, interactive: bool) -> bool:
+    """Whether to replace ``conflicts``: ``replace``, else the user's answer when ``interactive``, else no."""
+    listed = ", ".join(f"{p} ({', '.join(t) or 'same path'})" for p, t in conflicts.items())
+    print(f"export: the destination folder already has a model for these targets: {listed}", file=sys.stderr)
+    if replace:
+        return True
+    if interactive:
+        return input("replace it (the old file is deleted)? [y/N] ").strip().lower() in ("y", "yes")
+    return False
+
+
 def export(checkpoint: str | os.PathLike, out: str | os.PathLike) -> Path:
     """Write the model of ``checkpoint`` (file or run folder) to ``out`` with ``models.save_model``."""
     model, _ = model_from_checkpoint(find_checkpoint(checkpoint))
@@ -67,13 +100,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m train.export", description=__doc__.split("\n\n")[0])
     parser.add_argument("checkpoint", help="a .ckpt file or a run folder (its best checkpoint)")
     parser.add_argument("out", help="the weight file to write (.safetensors)")
+    parser.add_argument("--replace", action="store_true",
+                        help="delete the destination folder's files that output the same targets (no prompt)")
+    add_debug_flag(parser)
     args = parser.parse_args(argv)
+    if not args.out.endswith(".safetensors"):
+        parser.error(f"out: {args.out} must end in .safetensors (the submission loads only those files)")
     try:
         source = find_checkpoint(args.checkpoint)
         model, ema = model_from_checkpoint(source)
     except (OSError, ValueError) as e:
         parser.error(str(e))
+    conflicts = conflicting_files(args.out, model.targets)
+    if conflicts and not confirm_replace(conflicts, args.replace, sys.stdin.isatty()):
+        print("export: nothing written; rerun with --replace to replace, or export to another folder",
+              file=sys.stderr)
+        return 1
     path = save_model(model, args.out)
+    for old in conflicts:
+        if old.resolve() != path.resolve():
+            old.unlink()
+            print(f"removed {old} (git checkout -- {old} brings back a committed copy)")
     params = sum(p.numel() for p in model.parameters())
     print(f"{source} -> {path} ({'EMA' if ema else 'trained'} weights, targets {model.targets}, "
           f"{params / 1e6:.2f} M parameters)")
@@ -81,4 +128,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main("export", main))

@@ -1,0 +1,82 @@
+"""Timing that a busy machine does not turn into a failure: evaluator.timing, the smoke check, the harness."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+from evaluator.harness import TrackResult
+from evaluator.report import timing_lines
+from models.timing import Timing, measure
+
+
+def test_an_idle_measurement_is_judged_by_wall_time():
+    idle = Timing(wall=2.0, cpu=3.8, cores=2)
+    assert not idle.loaded and idle.judged == 2.0 and "loaded" not in idle.describe()
+
+
+def test_a_loaded_measurement_is_judged_by_cpu_time_per_core():
+    loaded = Timing(wall=19.1, cpu=0.7, cores=2, load_average=6.5)
+    assert loaded.loaded and loaded.judged == pytest.approx(0.35)
+    assert "the machine was loaded, load average 6.5: judged by CPU time per core, 0.35 s" in loaded.describe()
+    assert Timing(wall=19.1, cpu=0.7, cores=2, cpu_bound=False).judged == 19.1  # a GPU's work shows no CPU time
+
+
+def test_measure_sees_a_sleeping_block_as_loaded_and_a_busy_one_as_not():
+    with measure() as sleeping:
+        time.sleep(0.3)  # wall time with no CPU time: what another process taking the cores looks like
+    assert sleeping.wall >= 0.3 and sleeping.loaded and sleeping.judged < 0.1
+    with measure() as busy:
+        end = time.process_time() + 0.3
+        while time.process_time() < end:
+            pass
+    assert busy.cpu >= 0.3
+    if os.getloadavg()[0] < 0.5:  # on a busy machine this one may be loaded too, which is the point
+        assert not busy.loaded
+
+
+def test_the_harness_never_fails_a_track_on_wall_time_stretched_by_load(tmp_path):
+    import numpy as np
+    import soundfile as sf
+
+    from evaluator.harness import evaluate
+    from evaluator.tracks import find_tracks
+    from my_submission.identity_model import IdentityModel
+
+    track = tmp_path / "data" / "song"
+    track.mkdir(parents=True)
+    for name in ("mixture", "bass", "drums", "other", "vocals"):
+        sf.write(track / f"{name}.wav", np.zeros((4410, 2)), 44100)
+
+    class Slowed(IdentityModel):  # sleeps as if the machine's cores were taken: wall time grows, CPU time not
+        def separate_music_file(self, mix, rate):
+            time.sleep(0.5)
+            return super().separate_music_file(mix, rate)
+
+    results = evaluate(find_tracks(tmp_path / "data"), tmp_path / "out", Slowed, {"model": "slowed"},
+                       metric="global", progress=False)
+    assert results[0].seconds > 0.5 > results[0].time_limit  # the wall time alone is over 1.57 x 0.1 s
+    assert results[0].loaded and not results[0].over_time and not results[0].cached
+    again = evaluate(find_tracks(tmp_path / "data"), tmp_path / "out", Slowed, {"model": "slowed"},
+                     metric="global", progress=False)
+    assert again[0].cached and again[0].seconds == results[0].seconds
+    lines = timing_lines(again)
+    assert "the machine was loaded while separating 1 track(s) (song)" in lines and "- cached: 1 of 1" in lines
+
+
+def test_old_score_files_without_cpu_time_still_load():
+    result = TrackResult.from_dict({"track": "t", "duration": 10.0, "seconds": 5.0, "time_limit": 15.7,
+                                    "peak_rss_mb": 1.0, "rss_growth_mb": 0.0, "over_time": False})
+    assert result.judged_seconds == 5.0 and not result.loaded
+
+
+def test_smoke_reports_cpu_time_and_warm_up(monkeypatch):
+    from tools.smoke import run
+
+    monkeypatch.setattr("my_submission.user_config.MySeparationModel",
+                        __import__("my_submission.identity_model", fromlist=["x"]).QuarterMixtureModel)
+    report = run(1.0, time_factor=100.0)
+    assert {"warm_up_seconds", "cpu_seconds", "cores", "loaded", "judged_seconds"} <= set(report)
+    assert report["realtime_factor"] == pytest.approx(report["judged_seconds"], abs=1e-3)

@@ -17,6 +17,7 @@ import functools
 import shutil
 import subprocess
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -125,10 +126,17 @@ class _Analysis:
     rate: int
 
 
+def _pyworld():
+    """The WORLD vocoder; pyworld 0.3.5 imports setuptools' deprecated pkg_resources, whose warning is silenced."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
+        import pyworld
+    return pyworld
+
+
 @functools.lru_cache(maxsize=256)
 def _analyse(voice: Voice, text: str) -> _Analysis:
-    import pyworld
-
+    pyworld = _pyworld()
     audio, rate = speak(voice, text)
     audio = np.ascontiguousarray(audio / max(np.max(np.abs(audio)), 1e-9) * 0.5)
     f0, times = pyworld.dio(audio, rate, f0_floor=60.0, f0_ceil=500.0, frame_period=FRAME_MS)
@@ -224,8 +232,7 @@ def _fit_syllables(song: Song, runs: list[tuple[int, int]], gaps: list[int], sta
 def _render_phrase(analysis: _Analysis, syllables: list[_Syllable], rng: np.random.Generator, sample_rate: int,
                    shift: float, formant: float) -> tuple[float, np.ndarray]:
     """Synthesise one phrase; its start time (s) and mono samples at ``sample_rate``."""
-    import pyworld
-
+    pyworld = _pyworld()
     frame = FRAME_MS / 1000
     first = syllables[0].onset - syllables[0].consonant * frame
     total = int(round((syllables[-1].end - first) / frame)) + 20

@@ -94,8 +94,7 @@ def test_sung_notes_are_at_the_melody_pitch():
     part = next(p for p in song.parts if p.stem == "vocals" and p.role == "sung")
     audio = voice.sing(song, part, np.random.default_rng(1), 12 * SR)
     assert np.abs(audio).max() > 0.01
-    import pyworld
-
+    pyworld = voice._pyworld()
     mono = audio.mean(axis=0).astype(np.float64)
     f0, times = pyworld.dio(mono, SR, frame_period=5.0)
     f0 = pyworld.stonemask(mono, f0, times, SR)

@@ -2,9 +2,9 @@
 
 The folder holds one ``<instrument>.safetensors`` per instrument, or one multi-target file, or any
 mix of files that together cover the four instruments exactly once (each file's config says which
-instruments it outputs). ``BSRNNModel(settings, weights_dir)`` takes other inference settings and
-another folder; the grader constructs it with no arguments (the defaults: ``InferenceSettings()``,
-``my_submission/weights``).
+instruments it outputs); hidden files, leftovers of killed writes among them, are ignored.
+``BSRNNModel(settings, weights_dir)`` takes other inference settings and another folder; the grader
+constructs it with no arguments (the defaults: ``InferenceSettings()``, ``my_submission/weights``).
 """
 
 from __future__ import annotations
@@ -29,7 +29,9 @@ def find_weight_files(folder: Path) -> dict[Path, list[str]]:
     if not folder.is_dir():
         raise WeightsNotFoundError(f"weights folder {folder} does not exist (expected "
                                    f"{', '.join(i + '.safetensors' for i in INSTRUMENTS)}, or one multi-target file)")
-    files = sorted(folder.glob("*.safetensors"))
+    # hidden files (leftovers of killed atomic writes among them: ``.vocals.tmp-<pid>-<random>.safetensors``) are
+    # not weights
+    files = sorted(p for p in folder.glob("*.safetensors") if not p.name.startswith("."))
     if not files:
         raise WeightsNotFoundError(f"weights folder {folder} has no .safetensors file (expected "
                                    f"{', '.join(i + '.safetensors' for i in INSTRUMENTS)}, or one multi-target file)")

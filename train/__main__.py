@@ -55,6 +55,9 @@ class HoldRunFolder(Callback):
     def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         self.lock.release()
 
+    def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
+        self.lock.release()  # Lightning skips teardown when fitting raises
+
 
 class ValidateAtMaxSteps(Callback):
     """Stops through ``trainer.should_stop`` at ``max_steps``, so that Lightning validates (and checkpoints the

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
 import sys
 from pathlib import Path
 
@@ -50,13 +51,28 @@ def resolve_data(data: Path | None) -> Path:
     return ensure_dataset(DEFAULT_TEST_SET_DIR, progress=True, **DEFAULT_TEST_SET)
 
 
+def weights_identity(folder: Path) -> dict[str, str]:
+    """The content of every weight file in ``folder`` (hidden files skipped), as SHA-256 hashes by file name."""
+    if not folder.is_dir():
+        return {}
+    digests = {}
+    for path in sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")):
+        with path.open("rb") as f:
+            digests[path.name] = hashlib.file_digest(f, "sha256").hexdigest()
+    return digests
+
+
 def resolve_model(name: str | None, weights_dir: Path | None = None) -> tuple[type, str, dict]:
-    """The model class to run, its dotted name, and what identifies its weights (for re-use of scores)."""
+    """The model class to run, its dotted name, and what identifies its weights (for re-use of scores).
+
+    Any model but the identity fallback is identified with the content of the weights folder (``weights_dir``,
+    else ``my_submission/weights``): a model class may read it without saying so."""
+    weights = {"weights": weights_identity(weights_dir or WEIGHTS_DIR)}
     if name is not None:
-        return import_model_class(name), name, {}
+        return import_model_class(name), name, weights
     if MySeparationModel is not BSRNNModel:
         cls = MySeparationModel
-        return cls, f"{cls.__module__}.{cls.__qualname__}", {}
+        return cls, f"{cls.__module__}.{cls.__qualname__}", weights
     try:
         files = find_weight_files(weights_dir or WEIGHTS_DIR)
     except WeightsNotFoundError as e:
@@ -64,11 +80,10 @@ def resolve_model(name: str | None, weights_dir: Path | None = None) -> tuple[ty
               "model: falling back to the identity baseline (every instrument = the mixture); train a model and "
               "export it to my_submission/weights/ to evaluate BSRNN", file=sys.stderr)
         return IdentityModel, IDENTITY, {}
-    weights = {p.name: [p.stat().st_size, p.stat().st_mtime_ns] for p in files}
     sources = {t: p.name for p, targets in files.items() for t in targets}
     sources = {t: sources.get(t, "fallback") for t in STEMS}
     print(f"model: {describe_sources(sources)}")
-    return BSRNNModel, "my_submission.bsrnn_model.BSRNNModel", {"weights": weights, "sources": sources}
+    return BSRNNModel, "my_submission.bsrnn_model.BSRNNModel", {**weights, "sources": sources}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -5,13 +5,16 @@ For each track of a MUSDB18-HQ-layout folder: separate it with ``AIcrowdWrapper`
 ``time_factor`` x the track's duration (wall time, or CPU time per usable core when other processes
 visibly stretched it: ``models.timing``), record the peak memory, score the written stems against the
 references (global SDR, museval SDR or both) and write ``<outputs>/scores/<song>.json`` atomically.
-A track whose scores file exists for the same run (model, settings, targets, metric) is not re-run
-unless ``force``; such a result is marked ``cached`` (its timing is that of the run that made it).
+A track whose scores file was written by the same run (data folder, model, its weights' content, settings,
+targets, metric, time factor) for the same files (each file's size and modification time) is not re-run
+unless ``force``; the tracks reused are listed, with when they were scored, and such a result is marked
+``cached`` (its timing is that of the run that made it).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import json
 import resource
 import sys
@@ -23,7 +26,7 @@ import numpy as np
 import soundfile as sf
 from tqdm import tqdm
 
-from models.atomic import write_text
+from models.atomic import remove_stale_temporaries, write_text
 from models.contract import TIME_FACTOR
 from models.timing import Timing, measure
 from my_submission.aicrowd_wrapper import AIcrowdWrapper
@@ -51,6 +54,8 @@ class TrackResult:
     cores: int = 1
     cpu_bound: bool = True
     load_average: float | None = None
+    files: dict[str, list[int]] = field(default_factory=dict)  # the track's files scored: name -> [size, mtime_ns]
+    scored_at: str = ""  # when (UTC, ISO 8601)
     cached: bool = field(default=False, compare=False)  # read back from an earlier run, not measured now
 
     @property
@@ -91,6 +96,12 @@ def scored_targets(results: Sequence[TrackResult]) -> list[str]:
     """The targets any of ``results`` has a score for, in ``STEMS`` order."""
     present = {t for r in results for t in (*r.global_sdr, *r.museval_sdr)}
     return [t for t in STEMS if t in present]
+
+
+def track_files(track: Track) -> dict[str, list[int]]:
+    """A cheap fingerprint of a track's content: each of its audio files' size and modification time."""
+    paths = [track.stem_path(s) for s in (*STEMS, "mixture")]
+    return {p.name: [p.stat().st_size, p.stat().st_mtime_ns] for p in paths if p.is_file()}
 
 
 def _rss_mb(key: str) -> float | None:
@@ -163,20 +174,25 @@ def evaluate(tracks: Sequence[Track], outputs: Path, make_model: Callable[[], ob
         raise ValueError(f"targets must be some of {STEMS}, got {list(targets)}")
     if len({t.path.parent for t in tracks}) > 1:
         raise ValueError("evaluate expects tracks of a single folder (the wrapper reads <dataset>/<song>)")
-    run = {**run, "targets": list(targets), "metric": metric, "chunk_backend": chunk_backend}
+    folder = tracks[0].path.parent if tracks else Path(".")
+    run = {**run, "data": str(folder.resolve()), "targets": list(targets), "metric": metric,
+           "chunk_backend": chunk_backend, "time_factor": time_factor}
     outputs = Path(outputs)
+    remove_stale_temporaries(outputs, recursive=True)  # leftovers of a killed earlier run
     wrapper = None
-    results = []
+    results, reused = [], []
     for track in tqdm(tracks, desc="evaluating", unit="track", disable=not progress):
         scores_path = outputs / "scores" / f"{track.name}.json"
+        files = track_files(track)
         if scores_path.is_file() and not force:
             previous = TrackResult.from_dict(json.loads(scores_path.read_text()))
-            if previous.run == run:
+            if previous.run == run and previous.files == files:
                 previous.cached = True
                 results.append(previous)
+                reused.append(previous)
                 continue
         if wrapper is None:
-            wrapper = AIcrowdWrapper(tracks[0].path.parent, outputs / "predictions", model=make_model())
+            wrapper = AIcrowdWrapper(folder, outputs / "predictions", model=make_model())
         device = getattr(wrapper.model, "device", None)
         with PeakMemory() as memory, measure(cpu_bound=getattr(device, "type", "cpu") == "cpu") as timing:
             wrapper.separate_music_file(track.name)
@@ -184,10 +200,21 @@ def evaluate(tracks: Sequence[Track], outputs: Path, make_model: Callable[[], ob
                                                     chunk_backend)
         result = TrackResult(track.name, track.duration, timing.wall, time_factor * track.duration, memory.peak,
                              memory.growth, global_scores, museval_scores, run, timing.cpu, timing.cores,
-                             timing.cpu_bound, timing.load_average)
+                             timing.cpu_bound, timing.load_average, files,
+                             datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
         write_text(scores_path, json.dumps(result.to_dict(), indent=2) + "\n")
         if result.over_time and progress:
             tqdm.write(f"{track.name}: {timing.describe()}, over the limit of {result.time_limit:.1f} s "
                        f"({time_factor} x {track.duration:.1f} s)")
         results.append(result)
+    if reused:
+        print(reused_lines(reused, len(results)))
     return results
+
+
+def reused_lines(reused: Sequence[TrackResult], total: int) -> str:
+    """Which tracks' scores (and timings) come from an earlier run, and when each was scored."""
+    lines = [f"reused the stored scores and timings of {len(reused)} of {total} tracks (same data files, model, "
+             "weights and settings; --force re-runs them):"]
+    lines += [f"  {r.track}: scored {r.scored_at or 'by an earlier run'}, {r.seconds:.1f} s" for r in reused]
+    return "\n".join(lines)

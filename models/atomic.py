@@ -1,9 +1,17 @@
-"""Writing files atomically: into a temporary file in the same folder, then ``os.replace``."""
+"""Writing files atomically: into a temporary file in the same folder, then ``os.replace``.
+
+A temporary file is named ``.<stem>.tmp-<pid>-<random><suffix>`` (hidden, recognisable, and naming the process
+that writes it), so readers can skip it (:func:`is_temporary`) and a later run can tell a leftover of a killed
+writer from a write in progress: :func:`remove_stale_temporaries` deletes those whose process is gone, and
+every atomic write first removes the stale temporaries of its own target.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,13 +19,62 @@ from pathlib import Path
 _UMASK = os.umask(0o022)  # read the process's umask (os.umask can only read it by setting it) ...
 os.umask(_UMASK)  # ... and put it back
 
+TEMP_MARK = ".tmp-"
+_TEMPORARY = re.compile(r"^\.(?P<stem>.*)\.tmp-(?P<pid>\d+)-[a-z0-9_]+(?P<suffix>\.[^.]*)?$")
+
+
+def temporary_prefix(path: Path) -> str:
+    """The start of the name of every temporary file written for ``path`` by this process."""
+    return f".{path.stem}{TEMP_MARK}{os.getpid()}-"
+
+
+def is_temporary(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is named like an atomic write's temporary file."""
+    return _TEMPORARY.match(Path(path).name) is not None
+
+
+def _writer_is_gone(path: Path) -> bool:
+    match = _TEMPORARY.match(path.name)
+    if match is None:
+        return False
+    pid = int(match["pid"])
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False
+
+
+def remove_stale_temporaries(folder: str | os.PathLike, pattern: str = f".*{TEMP_MARK}*",
+                             recursive: bool = False) -> list[Path]:
+    """Delete the temporary files in ``folder`` (matching ``pattern``) left by writers that no longer run;
+    returns what was removed. Temporaries of running processes (this one included) are kept."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    found = folder.rglob(pattern) if recursive else folder.glob(pattern)
+    removed = []
+    for path in found:
+        if path.is_file() and not path.is_symlink() and _writer_is_gone(path):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+                removed.append(path)
+    return removed
+
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path next to ``path`` (same suffix); on success it replaces ``path``, on error it goes."""
+    """Yield a temporary path next to ``path`` (same suffix); on success it replaces ``path``, on error it goes.
+
+    Stale temporaries of ``path`` left by killed writers are removed first."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    remove_stale_temporaries(path.parent, f".{glob.escape(path.stem)}{TEMP_MARK}*")
+    fd, tmp = tempfile.mkstemp(prefix=temporary_prefix(path), suffix=path.suffix, dir=path.parent)
     os.close(fd)
     try:
         yield Path(tmp)

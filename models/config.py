@@ -13,6 +13,13 @@ from .contract import INSTRUMENTS
 TARGETS = INSTRUMENTS
 SEQUENCE_LAYERS = ("lstm", "gru", "conv")
 STEREO_MODES = ("batch", "tac")
+# sane bounds of the sizes: generous for any real model, tight enough that a config (say, from a weight file's
+# metadata) cannot make the kit allocate without bound. rnn_hidden may also be None and n_heads 0.
+BOUNDS: dict[str, tuple[int, int]] = {
+    "sample_rate": (8000, 384000), "n_fft": (16, 2 ** 16), "hop_length": (1, 2 ** 16), "feature_dim": (1, 1024),
+    "num_repeat": (1, 64), "rnn_hidden": (1, 4096), "conv_kernel": (1, 255), "mask_hidden_layers": (1, 8),
+    "mask_hidden_factor": (1, 16), "n_heads": (1, 64), "enc_dim": (1, 256),
+}
 
 
 @dataclass
@@ -32,6 +39,7 @@ class BSRNNConfig:
     n_heads / enc_dim: TF-GridNet-style attention across frames after each repeat (0 heads = off).
     stereo: ``batch`` runs each channel as its own item; ``tac`` adds transform-average-concatenate
         coupling across channels after each repeat.
+    Sizes must lie within ``BOUNDS``.
     """
 
     targets: list[str] = field(default_factory=lambda: ["vocals"])
@@ -65,23 +73,23 @@ class BSRNNConfig:
                 raise ValueError(f"BSRNNConfig.{name}: expected one of {SEQUENCE_LAYERS}, got {getattr(self, name)!r}")
         if self.stereo not in STEREO_MODES:
             raise ValueError(f"BSRNNConfig.stereo: expected one of {STEREO_MODES}, got {self.stereo!r}")
-        for name in ("sample_rate", "n_fft", "hop_length", "feature_dim", "num_repeat", "conv_kernel",
-                     "mask_hidden_layers", "mask_hidden_factor", "enc_dim"):
+        for name, (low, high) in BOUNDS.items():
             value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"BSRNNConfig.{name}: expected a positive integer, got {value!r}")
+            if name in ("rnn_hidden", "n_heads") and (value is None or value == 0):
+                continue
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise ValueError(f"BSRNNConfig.{name}: expected an integer in [{low}, {high}], got {value!r}")
         if self.hop_length > self.n_fft:
             raise ValueError(f"BSRNNConfig.hop_length ({self.hop_length}) must not exceed n_fft ({self.n_fft})")
-        if self.rnn_hidden is not None and (not isinstance(self.rnn_hidden, int) or self.rnn_hidden < 1):
-            raise ValueError(f"BSRNNConfig.rnn_hidden: expected a positive integer or None, got {self.rnn_hidden!r}")
-        if not isinstance(self.n_heads, int) or self.n_heads < 0:
-            raise ValueError(f"BSRNNConfig.n_heads: expected an integer >= 0, got {self.n_heads!r}")
         if self.n_heads and self.feature_dim % self.n_heads:
             raise ValueError(f"BSRNNConfig.n_heads ({self.n_heads}) must divide feature_dim ({self.feature_dim})")
         if self.band_scheme is None and len(self.targets) > 1:
             raise ValueError("BSRNNConfig.band_scheme: a multi-target model shares one band split; name it "
                              f"(one of {sorted(SCHEMES)} or a list of [upper_hz, bandwidth_hz])")
         if isinstance(self.band_scheme, (list, tuple)):
+            if len(self.band_scheme) > self.n_fft:
+                raise ValueError(f"BSRNNConfig.band_scheme: {len(self.band_scheme)} ranges, more than n_fft "
+                                 f"({self.n_fft}) bins can hold")
             self.band_scheme = [list(map(float, r)) for r in self.band_scheme]
         self.band_widths()  # validates the scheme
 

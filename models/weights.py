@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from pathlib import Path
 
 import torch
@@ -27,11 +28,24 @@ def save_model(model: BSRNN, path: str | os.PathLike) -> Path:
     return path
 
 
+def check_weight_file(path: Path) -> None:
+    """Refuse what cannot be a weight file, naming it: a missing path, a folder, a device or pipe (a link to
+    ``/dev/zero`` too)."""
+    if not os.path.lexists(path):
+        raise FileNotFoundError(f"weight file {path} does not exist")
+    if not path.exists():
+        raise FileNotFoundError(f"weight file {path} is a link to {os.readlink(path)}, which does not exist")
+    if path.is_dir():
+        raise ValueError(f"weight file {path} is a folder, not a file")
+    if not stat.S_ISREG(path.stat().st_mode):
+        target = f" (a link to {path.resolve()})" if path.is_symlink() else ""
+        raise ValueError(f"weight file {path}{target} is not a regular file (a device, pipe or socket)")
+
+
 def read_config(path: str | os.PathLike) -> BSRNNConfig:
     """The config stored in a weight file."""
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"weight file {path} does not exist")
+    check_weight_file(path)
     try:
         with safe_open(str(path), framework="pt") as f:
             metadata = f.metadata() or {}
@@ -41,28 +55,63 @@ def read_config(path: str | os.PathLike) -> BSRNNConfig:
         raise ValueError(f"{path} is a safetensors file but not a BSRNN weight file of this kit "
                          f"(metadata format {metadata.get('format')!r}, expected {FORMAT!r} with a config)")
     try:
-        return BSRNNConfig.from_dict(json.loads(metadata["config"]))
+        values = json.loads(metadata["config"])
+    except RecursionError:
+        raise ValueError(f"{path}: the model config in its metadata is nested too deeply to be a config") from None
+    except ValueError as e:
+        raise ValueError(f"{path}: the model config in its metadata is not valid JSON ({e})") from None
+    if not isinstance(values, dict):
+        raise ValueError(f"{path}: the model config in its metadata is a {type(values).__name__}, expected an object")
+    try:
+        return BSRNNConfig.from_dict(values)
     except (ValueError, TypeError) as e:
         raise ValueError(f"{path}: invalid model config in metadata: {e}") from None
 
 
-def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> BSRNN:
-    """Rebuild the model stored in ``path`` (by ``save_model``), in eval mode, on ``device``."""
-    path = Path(path)
-    model = BSRNN(read_config(path))
-    expected = model.state_dict()
+def expected_tensors(config: BSRNNConfig) -> dict[str, tuple[int, ...]]:
+    """The name and shape of every tensor of the model ``config`` builds, found without allocating its weights
+    (built on the ``meta`` device)."""
+    with torch.device("meta"):
+        model = BSRNN(config)
+    return {name: tuple(t.shape) for name, t in model.state_dict().items()}
+
+
+def _plural(names: list[str]) -> str:
+    return f"{names[:10]}{'...' if len(names) > 10 else ''}"
+
+
+def check_tensors(path: Path, config: BSRNNConfig) -> None:
+    """Compare the tensors listed in ``path``'s header (names, shapes, dtypes) with those ``config``'s model
+    has, before anything is allocated."""
+    expected = expected_tensors(config)
     with safe_open(str(path), framework="pt") as f:
-        names = set(f.keys())
-        missing = sorted(set(expected) - names)
-        unknown = sorted(names - set(expected))
-        if missing or unknown:
-            raise ValueError(f"{path}: tensors do not match the model built from its config; "
-                             f"missing {missing[:10]}{'...' if len(missing) > 10 else ''}, "
-                             f"unknown {unknown[:10]}{'...' if len(unknown) > 10 else ''}")
-        state = {name: f.get_tensor(name) for name in names}
-    wrong = [f"{k}: file {tuple(v.shape)}, model {tuple(expected[k].shape)}"
-             for k, v in state.items() if v.shape != expected[k].shape]
+        names = f.keys()
+        found = {name: (tuple(f.get_slice(name).get_shape()), f.get_slice(name).get_dtype()) for name in names}
+    missing = sorted(set(expected) - set(found))
+    unknown = sorted(set(found) - set(expected))
+    if missing or unknown:
+        raise ValueError(f"{path}: tensors do not match the model built from its config; "
+                         f"missing {_plural(missing)}, unknown {_plural(unknown)}")
+    wrong = [f"{k}: file {shape}, model {expected[k]}" for k, (shape, _) in sorted(found.items())
+             if shape != expected[k]]
     if wrong:
         raise ValueError(f"{path}: tensor shapes do not match the model built from its config: {wrong[:10]}")
+    dtypes = sorted({dtype for _, dtype in found.values()} - {"F32"})
+    if dtypes:
+        raise ValueError(f"{path}: tensors are stored as {dtypes}, expected F32 (as save_model writes them)")
+
+
+def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> BSRNN:
+    """Rebuild the model stored in ``path`` (by ``save_model``), in eval mode, on ``device``.
+
+    The config is checked against ``BSRNNConfig.BOUNDS`` and the file's tensors against the config before the
+    model is built, so a small file cannot make this allocate a large model."""
+    path = Path(path)
+    config = read_config(path)
+    check_tensors(path, config)
+    model = BSRNN(config)
+    with safe_open(str(path), framework="pt") as f:
+        names = f.keys()
+        state = {name: f.get_tensor(name) for name in names}
     model.load_state_dict(state, strict=True)
     return model.to(device).eval()

@@ -4,9 +4,9 @@ The folder holds one ``<instrument>.safetensors`` per instrument, or one multi-t
 mix of files that output each instrument at most once (each file's config says which instruments it
 outputs). Instruments no file outputs get the fallback of ``SeparationModel`` (the residual, mixture
 minus the networks' estimates, split evenly among them): a folder with only ``vocals.safetensors``
-is a complete submission. ``BSRNNModel(settings, weights_dir)`` takes other inference settings and
-another folder; the grader constructs it with no arguments (the defaults: ``InferenceSettings()``,
-``my_submission/weights``).
+is a complete submission. Hidden files, leftovers of killed writes among them, are ignored.
+``BSRNNModel(settings, weights_dir)`` takes other inference settings and another folder; the grader
+constructs it with no arguments (the defaults: ``InferenceSettings()``, ``my_submission/weights``).
 """
 
 from __future__ import annotations
@@ -31,7 +31,9 @@ def find_weight_files(folder: Path) -> dict[Path, list[str]]:
     if not folder.is_dir():
         raise WeightsNotFoundError(f"weights folder {folder} does not exist (expected "
                                    f"{', '.join(i + '.safetensors' for i in INSTRUMENTS)}, or one multi-target file)")
-    files = sorted(folder.glob("*.safetensors"))
+    # hidden files (leftovers of killed atomic writes among them: ``.vocals.tmp-<pid>-<random>.safetensors``) are
+    # not weights
+    files = sorted(p for p in folder.glob("*.safetensors") if not p.name.startswith("."))
     if not files:
         raise WeightsNotFoundError(f"weights folder {folder} has no .safetensors file (expected "
                                    f"{', '.join(i + '.safetensors' for i in INSTRUMENTS)}, or one multi-target file)")

@@ -85,7 +85,8 @@ class SeparationModel:
                             ) -> tuple[dict[str, np.ndarray], dict[str, int]]:
         """Separate one track: ``({instrument: array shaped like the input}, {instrument: sample rate})``.
 
-        Input: ``(samples, channels)`` or ``(samples,)``, float or int16/int32, any sample rate, finite.
+        Input: ``(samples, channels)`` (at most 32 channels) or ``(samples,)``, float or int16/int32, finite,
+        at 8 to 384 kHz.
         Each output has the input's shape and rate, is float32, finite and inside [-1, 1].
         """
         audio, layout = prepare_mix(mixed_sound_array, sample_rate, self.sample_rate)

@@ -6,6 +6,7 @@ import csv
 import gc
 import json
 import mmap
+import os
 
 import numpy as np
 import pytest
@@ -192,11 +193,59 @@ def test_a_vocals_only_weights_folder_is_evaluated_with_the_fallback(dataset, tm
     assert evaluate_locally.main(flags) == 0
     printed = capsys.readouterr().out
     assert "bass, drums, other: fallback (the residual" in printed and "vocals: network (vocals.safetensors)" in printed
-    saved = json.loads((out / "scores" / "synth-0000.json").read_text())
+    saved = json.loads((out / "scores" / "song-0000.json").read_text())
     assert saved["run"]["sources"]["vocals"] == "vocals.safetensors" and saved["run"]["sources"]["bass"] == "fallback"
     assert sorted(saved["global_sdr"]) == sorted(STEMS)
     assert "- sources: bass, drums, other: fallback" in (out / "results.md").read_text()
     assert "vocals: network (vocals.safetensors)" in (out / "report.html").read_text()
     assert evaluate_locally.main([*flags, "--targets", "vocals", "--outputs", str(tmp_path / "vocals")]) == 0
-    saved = json.loads((tmp_path / "vocals" / "scores" / "synth-0000.json").read_text())
+    saved = json.loads((tmp_path / "vocals" / "scores" / "song-0000.json").read_text())
     assert list(saved["global_sdr"]) == ["vocals"]
+def test_scores_are_not_reused_across_data_folders_or_changed_tracks(tmp_path, capsys):
+    a, b = tmp_path / "A", tmp_path / "B"
+    write_noise_dataset(a, n_tracks=2, seconds=1.0, seed=1)
+    write_noise_dataset(b, n_tracks=2, seconds=1.0, seed=2)  # the same track names, other audio
+    out = tmp_path / "out"
+    first = evaluate(find_tracks(a), out, IdentityModel, {"model": IDENTITY}, metric="global", progress=False)
+    assert "reused the stored" not in capsys.readouterr().out
+    other = evaluate(find_tracks(b), out, IdentityModel, {"model": IDENTITY}, metric="global", progress=False)
+    assert [r.global_sdr for r in other] != [r.global_sdr for r in first]
+    assert "reused the stored" not in capsys.readouterr().out
+    again = evaluate(find_tracks(b), out, IdentityModel, {"model": IDENTITY}, metric="global", progress=False)
+    assert again == other
+    printed = capsys.readouterr().out
+    assert "reused the stored scores and timings of 2 of 2 tracks" in printed
+    assert f"song-0000: scored {other[0].scored_at}" in printed and other[0].scored_at
+    # a track shortened in place (same name, same folder): scored again, with its new duration
+    track = b / "song-0001"
+    for stem in (*STEMS, "mixture"):
+        audio, rate = sf.read(track / f"{stem}.wav")
+        sf.write(track / f"{stem}.wav", audio[: rate // 2], rate)
+    shortened = evaluate(find_tracks(b), out, IdentityModel, {"model": IDENTITY}, metric="global", progress=False)
+    assert shortened[0] == other[0] and shortened[1].duration == pytest.approx(0.5)
+    assert "1 of 2 tracks" in capsys.readouterr().out
+
+
+def test_scores_are_not_reused_with_other_weights(dataset, tmp_path, capsys):
+    from models import BSRNNConfig, build_model, save_model
+
+    weights = tmp_path / "weights"
+    tiny = dict(feature_dim=8, num_repeat=1, band_scheme=[[4000.0, 2000.0]])
+    config = BSRNNConfig(targets=list(STEMS), **tiny)
+    save_model(build_model(config), weights / "all.safetensors")
+    out = tmp_path / "out"
+    args = ["--data", str(dataset), "--outputs", str(out), "--model", "my_submission.bsrnn_model.BSRNNModel",
+            "--weights", str(weights), "--limit", "1", "--metric", "global", "--window", "0.5", "--hop", "0.5"]
+    evaluate_locally.main(args)
+    first = json.loads((out / "scores" / "song-0000.json").read_text())
+    evaluate_locally.main(args)
+    assert "reused the stored scores" in capsys.readouterr().out
+    stat = (weights / "all.safetensors").stat()
+    save_model(build_model(config), weights / "all.safetensors")  # other weights, same size and time
+    os.utime(weights / "all.safetensors", ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    evaluate_locally.main(args)
+    assert "reused the stored" not in capsys.readouterr().out
+    second = json.loads((out / "scores" / "song-0000.json").read_text())
+    assert second["global_sdr"] != first["global_sdr"] and second["run"]["weights"] != first["run"]["weights"]
+    evaluate_locally.main([*args, "--time-factor", "3"])  # every setting is part of the key
+    assert "reused the stored" not in capsys.readouterr().out

@@ -206,6 +206,70 @@ def test_load_errors_name_the_file(tmp_path):
         load_model(bad_config)
 
 
+def _config_file(path, **config) -> str:
+    """A small safetensors file whose metadata describes the model ``config`` (its tensors are whatever fits)."""
+    save_file({"w": torch.zeros(2)}, str(path), metadata={"format": "bsrnn-kit/1", "config": json.dumps(config)})
+    return path
+
+
+@pytest.mark.parametrize("field, value", [("feature_dim", 4096), ("num_repeat", 100), ("n_fft", 2 ** 31),
+                                          ("rnn_hidden", 10 ** 6), ("sample_rate", 10 ** 9)])
+def test_configs_beyond_sane_bounds_are_refused_naming_the_file(tmp_path, field, value):
+    path = _config_file(tmp_path / "huge.safetensors", **{field: value})
+    with pytest.raises(ValueError, match=rf"huge.safetensors: invalid model config.*BSRNNConfig.{field}: expected an "
+                                         r"integer in \["):
+        load_model(path)
+
+
+def test_tensors_are_checked_against_the_config_before_building(tmp_path, monkeypatch):
+    built = []
+
+    class Recording(models.BSRNN):
+        def __init__(self, config):
+            built.append(torch.get_default_device().type)
+            super().__init__(config)
+
+    monkeypatch.setattr(models.weights, "BSRNN", Recording)
+    # within the bounds but about 3 GB of weights, described by a file of a few hundred bytes
+    path = _config_file(tmp_path / "big.safetensors", feature_dim=1024, num_repeat=24)
+    with pytest.raises(ValueError, match=r"big.safetensors: tensors do not match.*unknown \['w'\]"):
+        load_model(path)
+    assert built == ["meta"]  # only the cheap shape-only model was built
+    built.clear()
+    model = small()
+    save_model(model, tmp_path / "ok.safetensors")
+    assert sum(p.numel() for p in load_model(tmp_path / "ok.safetensors").parameters()) > 0
+    assert built == ["meta", "cpu"]
+    tensors = {k: v.double() for k, v in _tensors(model).items()}
+    save_file(tensors, str(tmp_path / "f64.safetensors"), metadata=_meta(model))
+    with pytest.raises(ValueError, match=r"f64.safetensors: tensors are stored as \['F64'\], expected F32"):
+        load_model(tmp_path / "f64.safetensors")
+
+
+def test_deeply_nested_config_is_a_clear_error(tmp_path):
+    path = tmp_path / "nested.safetensors"
+    nested = "[" * 100000 + "]" * 100000
+    save_file({"w": torch.zeros(2)}, str(path), metadata={"format": "bsrnn-kit/1", "config": nested})
+    with pytest.raises(ValueError, match="nested.safetensors: the model config in its metadata is nested too deeply"):
+        load_model(path)
+    for text, kind in (("[1, 2]", "list"), ("{", "not valid JSON")):
+        _ = save_file({"w": torch.zeros(2)}, str(path), metadata={"format": "bsrnn-kit/1", "config": text})
+        with pytest.raises(ValueError, match=f"nested.safetensors: the model config in its metadata .*{kind}"):
+            load_model(path)
+
+
+def test_folders_devices_and_dangling_links_named_as_such(tmp_path):
+    (tmp_path / "dir.safetensors").mkdir()
+    with pytest.raises(ValueError, match="dir.safetensors is a folder, not a file"):
+        load_model(tmp_path / "dir.safetensors")
+    (tmp_path / "zero.safetensors").symlink_to("/dev/zero")
+    with pytest.raises(ValueError, match=r"zero.safetensors \(a link to /dev/zero\) is not a regular file"):
+        load_model(tmp_path / "zero.safetensors")
+    (tmp_path / "gone.safetensors").symlink_to(tmp_path / "nowhere.safetensors")
+    with pytest.raises(FileNotFoundError, match="gone.safetensors is a link to .*nowhere.safetensors, which does not"):
+        load_model(tmp_path / "gone.safetensors")
+
+
 def identity(batch: torch.Tensor) -> torch.Tensor:
     return batch[:, None]
 

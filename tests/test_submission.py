@@ -182,6 +182,31 @@ def test_bad_inputs_are_clear_errors(bsrnn):
             bsrnn.separate_music_file(mix, RATE)
 
 
+def test_channels_first_and_too_many_channels_are_refused_naming_the_axes(bsrnn):
+    mix = _music(seconds=0.1)
+    with pytest.raises(ValueError, match=r"\(2, 4410\) reads as 2 sample\(s\) \(axis 0\) of 4410 channels.*array.T"):
+        bsrnn.separate_music_file(mix.T, RATE)
+    with pytest.raises(ValueError, match="40 channels"):
+        bsrnn.separate_music_file(np.zeros((RATE, 40)), RATE)
+    with pytest.raises(ValueError, match=r"reads as 4 sample\(s\) \(axis 0\) of 6 channels"):
+        bsrnn.separate_music_file(np.zeros((4, 6)), RATE)
+    stems, _ = bsrnn.separate_music_file(_music(seconds=0.1, channels=6), RATE)  # a 5.1 mix is fine
+    assert stems["vocals"].shape == (4410, 6)
+
+
+@pytest.mark.parametrize("rate", [1, 7999, 384001, 10 ** 9, float("nan"), float("inf"), -44100, "44100", None])
+def test_sample_rate_is_bounded_and_named(bsrnn, rate):
+    with pytest.raises(ValueError, match=r"sample_rate must be a whole number of Hz in \[8000, 384000\]"):
+        bsrnn.separate_music_file(_music(seconds=0.01), rate)
+
+
+def test_float64_beyond_float32_range_is_too_large_not_nan(bsrnn):
+    mix = _music(seconds=0.2)
+    mix[4410, 0] = 1e300
+    with pytest.raises(ValueError, match=r"1 value\(s\) too large for float32, the first at sample 4410"):
+        bsrnn.separate_music_file(mix, RATE)
+
+
 def test_silence_in_silence_out(bsrnn):
     mix = np.zeros((RATE // 3, 2))
     stems, rates = bsrnn.separate_music_file(mix, RATE)

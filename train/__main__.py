@@ -4,7 +4,9 @@ Everything about the run is in the config (see ``train/config.py``); any field c
 command line, e.g. ``optim.lr=5e-4 trainer.devices=2 model.feature_dim=64``. The run folder (``out_dir``)
 receives ``config.yaml`` (the resolved config), ``checkpoints/`` (``last.ckpt`` and the best checkpoint on
 ``valid/sdr``), ``logs/`` (TensorBoard) and, when training ends, ``result.yaml``. Running the same command
-again resumes from ``checkpoints/last.ckpt`` when it exists.
+again resumes from ``checkpoints/last.ckpt`` when it exists, and ends where an uninterrupted run would: a checkpoint
+is also written after every validation (so it records the new best), and a run stopped by ``optim.max_steps``
+inside an epoch validates first. One process at a time trains into a run folder (``train.run_lock``).
 """
 
 from __future__ import annotations
@@ -36,11 +38,12 @@ from lightning.pytorch.callbacks import (
 from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
-from models.atomic import write_text
+from models.atomic import remove_stale_temporaries, write_text
 from models.cli import add_debug_flag, run_main
 from train.config import ExperimentConfig, load_config, save_config
 from train.loader import EpochDataset
 from train.module import SeparationModule
+from train.run_lock import RunFolderLocked, RunLock
 
 MONITOR = "valid/sdr"
 
@@ -87,11 +90,51 @@ class SaveOnStop(Callback):
         self.previous = {}
 
 
+class HoldRunFolder(Callback):
+    """Locks the run folder (first process only) before anything is restored or written, until fitting ends; the
+    leftovers of killed atomic writes in it are removed once the lock is held."""
+
+    def __init__(self, out_dir: str | os.PathLike):
+        self.out_dir = Path(out_dir)
+        self.lock = RunLock(out_dir)
+
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        if trainer.is_global_zero:
+            self.lock.acquire()
+            remove_stale_temporaries(self.out_dir, recursive=True)
+
+    def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        self.lock.release()
+
+    def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
+        self.lock.release()  # Lightning skips teardown when fitting raises
+
+
+class ValidateAtMaxSteps(Callback):
+    """Stops through ``trainer.should_stop`` at ``max_steps``, so that Lightning validates (and checkpoints the
+    best) before it stops, even inside an epoch."""
+
+    def on_train_batch_end(self, trainer: pl.Trainer, *args: Any) -> None:
+        if 0 < trainer.max_steps <= trainer.global_step:
+            trainer.should_stop = True
+
+
+class StepCheckpoint(ModelCheckpoint):
+    """``last.ckpt`` every N steps, except on a step that a validation follows (an epoch's last, or the one that
+    stops the run): the checkpoint written after that validation takes its place. Lightning resumes a checkpoint of
+    an epoch's last step at the next epoch, so one taken before the validation would lose it to a kill during it."""
+
+    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, *args: Any) -> None:
+        if trainer.fit_loop.epoch_loop.batch_progress.is_last_batch or trainer.should_stop:
+            return
+        super().on_train_batch_end(trainer, pl_module, *args)
+
+
 class RunRecord(Callback):
     """Writes ``config.yaml`` when fitting starts and ``result.yaml`` (best score and checkpoint) when it ends."""
 
-    def __init__(self, config: ExperimentConfig, best: ModelCheckpoint):
-        self.config, self.best = config, best
+    def __init__(self, config: ExperimentConfig, best: ModelCheckpoint, early: EarlyStopping):
+        self.config, self.best, self.early = config, best, early
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.is_global_zero:
@@ -104,7 +147,7 @@ class RunRecord(Callback):
         result = {"best_checkpoint": self.best.best_model_path or None,
                   "best_valid_sdr": None if score is None else float(score),
                   "epochs": trainer.current_epoch, "steps": trainer.global_step,
-                  "early_stopped": bool(trainer.should_stop and trainer.current_epoch < trainer.max_epochs)}
+                  "early_stopped": self.early.wait_count >= self.early.patience}
         write_yaml(result, Path(self.config.out_dir) / "result.yaml")
 
 
@@ -123,16 +166,18 @@ def build_trainer(config: ExperimentConfig, callbacks: Sequence[Callback] = ()) 
     """The Lightning Trainer of a run: checkpoints (best + last), early stopping, lr monitor, TensorBoard, EMA."""
     out = Path(config.out_dir)
     run, optim, valid = config.trainer, config.optim, config.validation
+    # the best on valid/sdr; after every validation it also writes last.ckpt, so that a resumed run knows the best
     best = ModelCheckpoint(dirpath=out / "checkpoints", filename="best-epoch{epoch:03d}-sdr{valid/sdr:.3f}",
-                           auto_insert_metric_name=False, monitor=MONITOR, mode="max", save_top_k=1)
-    # "last.ckpt": the newest state, overwritten every checkpoint_every_steps steps (or every epoch)
-    last = ModelCheckpoint(dirpath=out / "checkpoints", filename="last", save_top_k=1, enable_version_counter=False,
+                           auto_insert_metric_name=False, monitor=MONITOR, mode="max", save_top_k=1, save_last=True,
+                           enable_version_counter=False)
+    # "last.ckpt": the newest state, also overwritten every checkpoint_every_steps steps
+    last = StepCheckpoint(dirpath=out / "checkpoints", filename="last", save_top_k=1, enable_version_counter=False,
                            every_n_train_steps=run.checkpoint_every_steps)
+    early = EarlyStopping(monitor=MONITOR, mode="max", patience=optim.patience, check_on_train_epoch_end=False)
     all_callbacks: list[Callback] = [
-        best, last,
-        EarlyStopping(monitor=MONITOR, mode="max", patience=optim.patience),
+        HoldRunFolder(out), best, last, early, ValidateAtMaxSteps(),
         LearningRateMonitor(logging_interval="step"),
-        RunRecord(config, best),
+        RunRecord(config, best, early),
         SaveOnStop(out / "checkpoints" / "last.ckpt", run.checkpoint_every_minutes),
         *callbacks,
     ]
@@ -218,7 +263,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(str(e))
     check_data(config)
     quiet_lightning()
-    trainer = run(config)
+    try:
+        trainer = run(config)
+    except RunFolderLocked as e:
+        sys.exit(f"python -m train: {e}")
     stopped = any(isinstance(c, SaveOnStop) and c.stop_signal is not None for c in trainer.callbacks)
     print(f"stopped; run the same command to resume from {config.out_dir}/checkpoints/last.ckpt" if stopped
           else final_lines(Path(config.out_dir)))

@@ -88,9 +88,12 @@ class ResumableLoader(DataLoader):
         return {"epoch": self.batches.epoch, "served": self.served}
 
     def load_state_dict(self, state: dict[str, int]) -> None:
-        self.batches.set_epoch(int(state["epoch"]))
-        self.batches.skip = int(state["served"]) % len(self.batches)
-        self.served = self.batches.skip
+        epoch, served = int(state["epoch"]), int(state["served"])
+        if served >= len(self.batches):  # saved on the epoch's last step: the next epoch comes next, from its start
+            epoch, served = epoch + 1, 0
+        self.batches.set_epoch(epoch)
+        self.batches.skip = served
+        self.served = served
 
 
 def collate_pairs(items: list[tuple[torch.Tensor, torch.Tensor]]) -> tuple[torch.Tensor, torch.Tensor]:

@@ -199,7 +199,8 @@ def test_tiny_model_learns(tmp_path):
     trainer.fit(module)
     after = float(trainer.callback_metrics["valid/sdr"])
     assert trainer.global_step == 100
-    assert after > before + 1.5, f"validation global SDR {before:.2f} -> {after:.2f} dB after 100 steps"
+    # rendered songs are harder than the former wavetable songs: +0.6 dB measured (an untrained model: +0.0)
+    assert after > before + 0.3, f"validation global SDR {before:.2f} -> {after:.2f} dB after 100 steps"
     result = yaml.safe_load((tmp_path / "result.yaml").read_text())
     assert result["best_valid_sdr"] == pytest.approx(max(logged(tmp_path, "valid/sdr").values()))
 

@@ -160,10 +160,10 @@ sys.exit(evaluate_locally.main(sys.argv[2:]))
 
 @pytest.mark.slow
 def test_evaluation_killed_then_rerun_ends_like_an_uninterrupted_run(tmp_path):
-    from evaluator.synthetic import write_dataset
+    from tests.conftest import write_noise_dataset
 
     data = tmp_path / "data"
-    write_dataset(data, n_tracks=3, duration=1.0, seed=5)
+    write_noise_dataset(data, n_tracks=3, seconds=1.0, seed=5)
     env = {**os.environ, "PYTHONPATH": str(REPO)}
 
     def evaluate(mode: str, out: Path) -> subprocess.CompletedProcess:
@@ -174,14 +174,14 @@ def test_evaluation_killed_then_rerun_ends_like_an_uninterrupted_run(tmp_path):
     assert evaluate("none", tmp_path / "whole").returncode == 0
     out = tmp_path / "killed"
     assert evaluate("kill", out).returncode == -9
-    assert sorted(p.name for p in (out / "scores").iterdir()) == ["synth-0000.json"]
-    stale = out / "predictions" / "synth-0001" / f".vocals{TEMP_MARK}999999999-abcd1234.wav"
+    assert sorted(p.name for p in (out / "scores").iterdir()) == ["song-0000.json"]
+    stale = out / "predictions" / "song-0001" / f".vocals{TEMP_MARK}999999999-abcd1234.wav"
     stale.parent.mkdir(parents=True, exist_ok=True)
     stale.write_text("half")
     done = evaluate("none", out)
     assert done.returncode == 0 and "reused the stored scores and timings of 1 of 3 tracks" in done.stdout
     assert not stale.exists()
-    for name in ("synth-0000", "synth-0001", "synth-0002"):
+    for name in ("song-0000", "song-0001", "song-0002"):
         scores = [json.loads((d / "scores" / f"{name}.json").read_text())["global_sdr"]
                   for d in (out, tmp_path / "whole")]
         assert scores[0] == scores[1]

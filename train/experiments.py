@@ -120,7 +120,7 @@ def describe_training(config: ExperimentConfig) -> str:
     """One line saying what a run was trained on and for how long."""
     data, optim = config.data, config.optim
     if data.kind == "synthetic":
-        source = (f"synthetic songs from evaluator.synthetic ({data.synthetic_tracks} training and "
+        source = (f"songs rendered by render/ ({data.synthetic_tracks} training and "
                   f"{data.synthetic_valid_tracks} validation tracks of {data.synthetic_duration:g} s, "
                   f"seed {data.synthetic_seed})")
     else:

@@ -322,7 +322,10 @@ def test_two_processes_agree_with_one(tmp_path):
         assert ddp[step] == pytest.approx(single[step], rel=1e-4), f"step {step}"
     one, two = (weights(tmp_path / name / "checkpoints" / "last.ckpt") for name in ("single", "ddp"))
     for name, value in one.items():
-        assert torch.allclose(two[name], value, rtol=1e-3, atol=1e-5), name
+        # Adam's first steps move a weight by about lr whatever the gradient's size, so where a gradient is nearly
+        # zero (a silent stem in the rendered excerpts) a rounding difference between the two reductions can flip
+        # an update: compare within one step of lr (1e-3); the losses above agree to 1e-4
+        assert torch.allclose(two[name], value, rtol=1e-3, atol=2e-3), name
     assert logged(tmp_path / "ddp", "valid/sdr") == pytest.approx(logged(tmp_path / "single", "valid/sdr"), abs=1e-3)
 
 

@@ -48,6 +48,10 @@ from train.run_lock import RunFolderLocked, RunLock
 MONITOR = "valid/sdr"
 
 
+class StopRequested(Exception):
+    """Ends fitting after :class:`SaveOnStop` saved ``last.ckpt`` on Ctrl-C (``run`` swallows it)."""
+
+
 class SaveOnStop(Callback):
     """Saves ``last.ckpt`` every ``minutes`` of training, and when the process gets SIGINT (Ctrl-C) or SIGTERM:
     the signal is noted, the running step finishes, the checkpoint is written and training stops (a second
@@ -79,15 +83,21 @@ class SaveOnStop(Callback):
             trainer.save_checkpoint(self.path)
             self.last_save = time.monotonic()
         if self.stop_signal is not None:
-            trainer.should_stop = True
             if trainer.is_global_zero:
                 print(f"saved {self.path} at step {trainer.global_step}; run the same command to resume",
                       file=sys.stderr)
+            if self.stop_signal == signal.SIGINT:
+                # end fitting now: should_stop would first run a validation whose checkpoint marks the epoch done
+                raise StopRequested(self.stop_signal)
+            trainer.should_stop = True  # SIGTERM: Lightning raises SIGTERMException after this hook
 
-    def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+    def restore_handlers(self) -> None:
+        """Put back the handlers this callback replaced (also after Lightning's own signal teardown)."""
         for signum, handler in self.previous.items():
             signal.signal(signum, handler)
-        self.previous = {}
+
+    def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        self.restore_handlers()
 
 
 class HoldRunFolder(Callback):
@@ -204,8 +214,13 @@ def run(config: ExperimentConfig, train_set: EpochDataset | None = None, valid_t
     pl.seed_everything(config.seed, workers=True, verbose=False)
     module = SeparationModule(config, train_set, valid_tracks)
     trainer = build_trainer(config, callbacks)
-    with contextlib.suppress(SIGTERMException):  # raised after SaveOnStop saved last.ckpt
-        trainer.fit(module, ckpt_path=last_checkpoint(config.out_dir), weights_only=True)
+    try:
+        with contextlib.suppress(SIGTERMException, StopRequested):  # raised after SaveOnStop saved last.ckpt
+            trainer.fit(module, ckpt_path=last_checkpoint(config.out_dir), weights_only=True)
+    finally:  # a raised fit skips the callbacks' teardown, and Lightning's may re-install a handler saved mid-run
+        for callback in trainer.callbacks:
+            if isinstance(callback, SaveOnStop):
+                callback.restore_handlers()
     return trainer
 
 

@@ -101,7 +101,7 @@ def test_scaled_tables_compare_with_the_scaled_baseline(tmp_path):
         run.scores = read_scores(run.config.out_dir)
         runs.append(run)
     text = tables(runs, 0.25, 0.5)
-    assert "the seed's 64x8 baseline is 16x4 here" in text and "Data: synthetic songs" in text
+    assert "the seed's 64x8 baseline is 16x4 here" in text and "Data: songs rendered by render/" in text
     size, layers = text.split("\n\n")[2:5:2]
     assert size.splitlines()[2:] == ["| t+tf | 16 | 4 | 0.00 |", "| t+tf | 32 | 4 | 1.00 |"]
     assert layers.splitlines()[2:] == ["| lstm | lstm | 0.00 |", "| conv | lstm | 2.00 |"]

@@ -63,12 +63,14 @@ def test_dockerfile_takes_the_base_and_the_wheelhouse_as_build_arguments():
     assert ".git/" in (REPO / ".dockerignore").read_text().split()  # the grader's context: no git store
 
 
-def test_run_arguments_carry_the_grader_limits():
+def test_run_arguments_carry_the_grader_limits(tmp_path):
     args = run_arguments("img", 2, "16g", "name")
     joined = " ".join(args)
     for flag in ("--network none", "--user 1001:1001", "--memory 16g", "--memory-swap 16g", "--cpus 2"):
         assert flag in joined
     assert args[-1] == "img"
+    mounted = run_arguments("img", 2, "16g", "name", [(tmp_path, "/data/testset")])
+    assert f"--volume {tmp_path.resolve()}:/data/testset:ro" in " ".join(mounted) and mounted[-1] == "img"
 
 
 @pytest.fixture

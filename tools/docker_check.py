@@ -156,10 +156,13 @@ def stable_port(key: str) -> int:
     return 20000 + zlib.crc32(key.encode()) % 20000
 
 
-def run_arguments(image: str, cpus: float, memory: str, name: str) -> list[str]:
-    """``docker run`` with the grader's limits: no network, user 1001, ``memory`` without swap, ``cpus``."""
+def run_arguments(image: str, cpus: float, memory: str, name: str,
+                  mounts: Sequence[tuple[Path, str]] = ()) -> list[str]:
+    """``docker run`` with the grader's limits: no network, user 1001, ``memory`` without swap, ``cpus``; each of
+    ``mounts`` (host folder, container folder) read-only."""
+    volumes = [arg for host, inside in mounts for arg in ("--volume", f"{Path(host).resolve()}:{inside}:ro")]
     return ["docker", "run", "--name", name, "--network", "none", "--user", USER, "--memory", memory,
-            "--memory-swap", memory, "--cpus", f"{cpus:g}", image]
+            "--memory-swap", memory, "--cpus", f"{cpus:g}", *volumes, image]
 
 
 # ---- engine, base image, wheelhouse, build -------------------------------------------------------------------
@@ -318,14 +321,16 @@ PEAK_PROBE = ('rc=$?; p=$(cat /sys/fs/cgroup/memory/memory.max_usage_in_bytes 2>
 
 
 def run_in_container(step: str, image: str, command: str, cpus: float, memory: str, timeout: float,
-                     copy_out: tuple[str, Path] | None = None) -> tuple[str, float, float | None]:
+                     copy_out: tuple[str, Path] | None = None,
+                     mounts: Sequence[tuple[Path, str]] = ()) -> tuple[str, float, float | None]:
     """Run the shell ``command`` in a fresh container with the grader's limits; returns (output, seconds, peak
     memory in MB). Raises naming ``step`` on a non-zero exit, the memory limit or ``timeout``."""
     name = f"bsrnn-sdx-check-{step.replace(' ', '-')}-{os.getpid()}"
     subprocess.run(["docker", "rm", "-f", name], capture_output=True)
     start = time.perf_counter()
     try:
-        result = subprocess.run([*run_arguments(image, cpus, memory, name), "sh", "-c", f"{command}; {PEAK_PROBE}"],
+        result = subprocess.run([*run_arguments(image, cpus, memory, name, mounts), "sh", "-c",
+                                 f"{command}; {PEAK_PROBE}"],
                                 capture_output=True, text=True, timeout=timeout)
         seconds = time.perf_counter() - start
         output = result.stdout + result.stderr
@@ -380,11 +385,19 @@ def smoke_step(image: str, cpus: float, memory: str, factor: float, seconds: flo
 
 def evaluate_step(image: str, cpus: float, memory: str, factor: float, outputs: Path,
                   timeout: float = 1800) -> tuple[StepResult, list[dict]]:
-    """``evaluate_locally.py`` on the embedded default data; returns the step and each track's scores file."""
-    command = f"python evaluate_locally.py --time-factor {factor:.4f}"
+    """``evaluate_locally.py`` on the embedded default data; returns the step and each track's scores file.
+
+    The songs are rendered here (the grader's image has no renderer: FluidSynth, SoundFonts and voices are
+    development tools) and mounted read-only into the container."""
+    from evaluator.cache import cache_dir
+    from render import DEFAULT_TEST_SET, ensure_dataset
+
+    data = ensure_dataset(cache_dir("default-testset"), **DEFAULT_TEST_SET)
+    command = f"python evaluate_locally.py --data /data/testset --time-factor {factor:.4f}"
     shutil.rmtree(outputs, ignore_errors=True)
     output, took, peak = run_in_container("evaluate", image, command, cpus, memory, timeout,
-                                          copy_out=(f"{HOME}/evaluator_outputs/scores", outputs))
+                                          copy_out=(f"{HOME}/evaluator_outputs/scores", outputs),
+                                          mounts=[(data, "/data/testset")])
     tracks = [json.loads(p.read_text()) for p in sorted((outputs / "scores").glob("*.json"))]
     if not tracks:
         raise DockerCheckError("evaluate", "evaluate_locally.py wrote no scores", output)

@@ -30,7 +30,6 @@ from my_submission.bsrnn_model import WEIGHTS_DIR, BSRNNModel, WeightsNotFoundEr
 from my_submission.identity_model import IdentityModel
 from my_submission.separation_model import describe_sources
 from my_submission.user_config import MySeparationModel
-from render import DEFAULT_TEST_SET, ensure_dataset
 from tools.model_flags import add_settings_flags, construct_model, import_model_class, settings_from_flags
 
 OFFICIAL_DATA = Path("public_dataset/MUSDB18-7-WAV/test")
@@ -45,6 +44,9 @@ def resolve_data(data: Path | None) -> Path:
     if OFFICIAL_DATA.is_dir():
         print(f"data: {OFFICIAL_DATA} (the official default)")
         return OFFICIAL_DATA
+    # imported here: the renderer's packages are development tools, not in the grader's image (--data needs none)
+    from render import DEFAULT_TEST_SET, ensure_dataset
+
     print(f"data: no {OFFICIAL_DATA}; using the embedded default, songs made by render/ "
           f"({DEFAULT_TEST_SET['n_tracks']} tracks of {DEFAULT_TEST_SET['duration']:g} s, seed "
           f"{DEFAULT_TEST_SET['seed']}) in {DEFAULT_TEST_SET_DIR}")

@@ -168,7 +168,9 @@ def test_without_weights_falls_back_to_identity(tmp_path, capsys):
 def test_default_data_official_folder_then_embedded_set(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(evaluate_locally, "DEFAULT_TEST_SET_DIR", tmp_path / "cache" / "default-testset")
-    monkeypatch.setattr(evaluate_locally, "DEFAULT_TEST_SET", dict(n_tracks=2, duration=1.0, seed=3))
+    import render
+
+    monkeypatch.setattr(render, "DEFAULT_TEST_SET", dict(n_tracks=2, duration=1.0, seed=3))
     embedded = evaluate_locally.resolve_data(None)
     assert embedded == tmp_path / "cache" / "default-testset"
     assert [t.name for t in find_tracks(embedded)] == ["song-0000", "song-0001"]

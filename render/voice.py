@@ -105,7 +105,6 @@ def choose_voice(singer: str, rng: np.random.Generator) -> Voice:
     return voices[rng.choice(len(voices), p=weights / weights.sum())]
 
 
-@functools.lru_cache(maxsize=256)
 def speak(voice: Voice, text: str) -> tuple[np.ndarray, int]:
     """``text`` spoken by ``voice``: mono float64 samples and their rate."""
     with tempfile.TemporaryDirectory(prefix="render-tts-") as tmp:

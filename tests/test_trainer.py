@@ -370,3 +370,22 @@ def test_final_lines_name_the_best_checkpoint_and_the_export_command(resumed_run
     lines = final_lines(whole)
     assert "best checkpoint: " in lines and "validation global SDR" in lines
     assert f"python -m train.export {whole} my_submission/weights/" in lines
+
+
+def test_init_weights_start_a_fresh_run_but_not_a_resumed_one(tmp_path):
+    """``trainer.init_weights``: a fresh run starts from the file's weights; another config is refused."""
+    source = build_model(tiny(tmp_path / "a").model)
+    with torch.no_grad():
+        for p in source.parameters():
+            p.fill_(0.01)
+    weights = save_model(source, tmp_path / "start.safetensors")
+    seen = []
+
+    class FirstStep(pl.Callback):
+        def on_train_start(self, trainer, pl_module):
+            seen.append({k: v.clone() for k, v in pl_module.model.state_dict().items()})
+
+    run(tiny(tmp_path / "b", "optim.max_steps=1", f"trainer.init_weights={weights}"), callbacks=[FirstStep()])
+    assert all(torch.equal(seen[0][k], v) for k, v in source.state_dict().items())
+    with pytest.raises(ValueError, match="another config"):
+        run(tiny(tmp_path / "c", "model.feature_dim=12", f"trainer.init_weights={weights}"))

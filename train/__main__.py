@@ -38,6 +38,7 @@ from lightning.pytorch.callbacks import (
 from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
+from models import BSRNN, load_model
 from models.atomic import remove_stale_temporaries, write_text
 from models.cli import add_debug_flag, run_main
 from train.config import ExperimentConfig, load_config, save_config
@@ -213,15 +214,27 @@ def run(config: ExperimentConfig, train_set: EpochDataset | None = None, valid_t
     """Train (or resume) the run described by ``config``; returns the finished Trainer."""
     pl.seed_everything(config.seed, workers=True, verbose=False)
     module = SeparationModule(config, train_set, valid_tracks)
+    resume = last_checkpoint(config.out_dir)
+    if resume is None and config.trainer.init_weights:  # a resumed run continues from its checkpoint instead
+        start_from(module.model, config.trainer.init_weights)
     trainer = build_trainer(config, callbacks)
     try:
         with contextlib.suppress(SIGTERMException, StopRequested):  # raised after SaveOnStop saved last.ckpt
-            trainer.fit(module, ckpt_path=last_checkpoint(config.out_dir), weights_only=True)
+            trainer.fit(module, ckpt_path=resume, weights_only=True)
     finally:  # a raised fit skips the callbacks' teardown, and Lightning's may re-install a handler saved mid-run
         for callback in trainer.callbacks:
             if isinstance(callback, SaveOnStop):
                 callback.restore_handlers()
     return trainer
+
+
+def start_from(model: BSRNN, path: str) -> None:
+    """Copy the weights of the kit's weight file ``path`` into ``model`` (same config required)."""
+    source = load_model(path)
+    if source.config != model.config:
+        raise ValueError(f"trainer.init_weights: {path} holds a model of another config ({source.config}); "
+                         f"the run's model is {model.config}")
+    model.load_state_dict(source.state_dict())
 
 
 def check_data(config: ExperimentConfig) -> None:

@@ -48,8 +48,6 @@ class SeparationModule(pl.LightningModule):
         self.save_hyperparameters({"config": config})
         self.config = ExperimentConfig.from_dict(config)
         self.model = build_model(self.config.model)
-        if self.config.trainer.init_weights:
-            _start_from(self.model, self.config.trainer.init_weights)
         self.targets = list(self.model.targets)
         model_config = self.model.config
         loss = self.config.loss
@@ -190,14 +188,3 @@ def _real_tracks(sample_rate: int) -> list[Any]:
         warnings.warn(f"validation.real_clip: {e}; validating on the configured tracks only", stacklevel=2)
         return []
     return [track] if track.sample_rate == sample_rate else []
-
-
-def _start_from(model: torch.nn.Module, path: str) -> None:
-    """Copy the weights of the kit's weight file ``path`` into ``model`` (same config required)."""
-    from models.weights import load_model
-
-    source = load_model(path)
-    if source.config != model.config:
-        raise ValueError(f"trainer.init_weights: {path} holds a model of another config ({source.config}); "
-                         f"the run's model is {model.config}")
-    model.load_state_dict(source.state_dict())

@@ -119,6 +119,7 @@ def test_submit_dry_run_then_submit_then_refuse_the_same_tag(project, quick_smok
     assert submit_main(["v1", "--repo", str(repo), "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "ok: aicrowd.json is valid" in out and '"realtime_factor"' in out and "would now run" in out
+    assert "1 files to add, change or delete:\n  A NOTES.md" in out
     assert _git(remote, "tag") == "" and _git(repo, "tag") == "" and "NOTES.md" in _git(repo, "status", "--short")
 
     assert submit_main(["v1", "--repo", str(repo)]) == 0
@@ -140,13 +141,16 @@ def test_submit_dry_run_then_submit_then_refuse_the_same_tag(project, quick_smok
 
 def test_submit_preflight_failures(project, capsys, monkeypatch):
     repo, remote = project
-    assert submit_main(["x", "--repo", str(repo), "--remote", "nowhere", "--dry-run"]) == 1
-    assert "no git remote named 'nowhere'" in capsys.readouterr().err
+    assert submit_main(["x", "--repo", str(repo), "--remote", "nowhere", "--dry-run",
+                        "--aicrowd-config", str(repo / "no-login.toml")]) == 1
+    err = capsys.readouterr().err
+    assert "not logged in to AIcrowd" in err and "aicrowd login" in err and "git remote add aicrowd" in err
 
     big = repo / "data.bin"
     big.write_bytes(os.urandom(5 * 1024 * 1024 + 1))
+    monkeypatch.setattr("tools.submit.lfs_available", lambda repo: False)
     assert submit_main(["x", "--repo", str(repo), "--dry-run"]) == 1
-    assert "files over 5 MB must go through git-lfs, these do not: data.bin" in capsys.readouterr().err
+    assert "git-lfs is not installed but data.bin must be pushed as LFS objects" in capsys.readouterr().err
     big.unlink()
     song = repo / "songs" / "mixture.wav"  # a dataset is never sent through git-lfs: it is kept out
     song.parent.mkdir()
@@ -166,6 +170,93 @@ def test_submit_preflight_failures(project, capsys, monkeypatch):
     assert submit_main(["x", "--repo", str(repo), "--dry-run"]) == 1
     assert "smoke test failed: WeightsNotFoundError: weights folder" in capsys.readouterr().err
     assert _git(remote, "tag") == ""
+
+
+def test_submit_refuses_secrets_unless_allowed(project, quick_smoke, capsys):
+    repo, _ = project
+    (repo / ".env").write_text("API_KEY=123\n")
+    assert submit_main(["x", "--repo", str(repo), "--dry-run"]) == 1
+    err = capsys.readouterr().err
+    assert "look like secrets" in err and ".env" in err and "--allow-secret" in err
+    assert submit_main(["x", "--repo", str(repo), "--dry-run", "--allow-secret", ".env"]) == 0
+    capsys.readouterr()
+    notes = repo / "docs" / "notes.md"  # a token pasted into an ordinary file
+    notes.parent.mkdir()
+    notes.write_text("push with glpat-" + "a1B2c3D4e5F6g7H8i9J0k" + "\n")
+    assert submit_main(["x", "--repo", str(repo), "--dry-run", "--allow-secret", ".env"]) == 1
+    assert "docs/notes.md" in capsys.readouterr().err
+    (repo / "id_ed25519.pub").write_text("ssh-ed25519 AAAA me\n")  # a public key is not a secret
+    notes.unlink()
+    assert submit_main(["x", "--repo", str(repo), "--dry-run", "--allow-secret", ".env"]) == 0
+
+
+def _fake_git_lfs(folder: Path) -> str:
+    """A ``git-lfs`` executable that answers ``version`` and ``install`` and appends ``track`` patterns to
+    .gitattributes, as git-lfs does; returns a PATH with it first."""
+    folder.mkdir()
+    script = folder / "git-lfs"
+    script.write_text("#!/bin/sh\n"
+                      'case "$1" in\n'
+                      "  version) echo git-lfs/3.0.0-fake;;\n"
+                      "  install) ;;\n"
+                      '  track) shift; [ "$1" = --filename ] && shift; [ "$1" = -- ] && shift;\n'
+                      '    for f in "$@"; do echo "$f filter=lfs diff=lfs merge=lfs -text" >> .gitattributes; done;;\n'
+                      "  *) exit 1;;\n"
+                      "esac\n")
+    script.chmod(0o755)
+    return f"{folder}{os.pathsep}{os.environ['PATH']}"
+
+
+def test_dry_run_lists_every_file_and_plans_lfs_tracking(project, quick_smoke, capsys, monkeypatch, tmp_path):
+    repo, remote = project
+    monkeypatch.setenv("PATH", _fake_git_lfs(tmp_path / "bin"))
+    (repo / "model.bin").write_bytes(os.urandom(5 * 1024 * 1024 + 1))
+    (repo / "NOTES.md").write_text("new\n")
+    (repo / "requirements.txt").write_text("torch==2.13.0\n")
+    (repo / "my_submission" / "weights" / "bass.safetensors").unlink()
+    assert submit_main(["v2", "--repo", str(repo), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    listing = out[out.index("ok: smoke"):out.index("dry run")]
+    assert "5 files to add, change or delete" in listing
+    for line in ("  M .gitattributes", "  A NOTES.md  (4 B)", "  A model.bin  (5.24 MB, LFS-tracked now)",
+                 "  D my_submission/weights/bass.safetensors\n", "  M requirements.txt  (14 B)"):
+        assert line in listing, listing
+    assert "git lfs track --filename -- model.bin" in out and "git lfs install --local" in out
+    assert (repo / ".gitattributes").read_text() == (REPO / ".gitattributes").read_text()  # a dry run changes nothing
+    assert _git(remote, "tag") == ""
+
+
+def test_submit_adds_the_remote_and_identity_from_the_aicrowd_login(project, quick_smoke, capsys, monkeypatch,
+                                                                     tmp_path):
+    repo, remote = project
+    token = "tok" + "ABCDEFGH12345678"
+    config = tmp_path / "aicrowd" / "config.toml"
+    config.parent.mkdir()
+    config.write_text(f'aicrowd_api_key = "key"\n[gitlab]\nusername = "me"\noauth_token = "{token}"\n'
+                      'userid = 42\n')
+    _git(repo, "remote", "remove", "aicrowd")
+    _git(repo, "config", "--unset", "user.name")
+    _git(repo, "config", "--unset", "user.email")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", os.devnull)  # no identity from this machine's own git config
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    # the login's URL, redirected to the local bare repository (no network in tests)
+    url = f"https://oauth2:{token}@gitlab.aicrowd.com/me/sdx-2023-music-demixing-track-starter-kit.git"
+    _git(repo, "config", f"url.{remote}.insteadOf", url)
+    (repo / "NOTES.md").write_text("a change\n")
+
+    assert submit_main(["v1", "--repo", str(repo), "--dry-run", "--aicrowd-config", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert "oauth2:***@gitlab.aicrowd.com/me/" in out and "to be added" in out and token not in out
+    assert "git identity to set in this repository: me <42-me@users.noreply.gitlab.aicrowd.com>" in out
+    assert _git(repo, "remote") == ""
+
+    assert submit_main(["v1", "--repo", str(repo), "--aicrowd-config", str(config)]) == 0
+    captured = capsys.readouterr()
+    assert token not in captured.out + captured.err
+    assert _git(repo, "config", "remote.aicrowd.url").strip() == url  # (get-url would apply insteadOf)
+    assert _git(repo, "config", "user.email").strip() == "42-me@users.noreply.gitlab.aicrowd.com"
+    assert _git(remote, "tag").split() == ["submission-v1"]
+    assert _git(remote, "log", "-1", "--format=%an", "main").strip() == "me"
 
 
 def test_submit_script_runs_the_python_command(project):

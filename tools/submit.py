@@ -1,36 +1,46 @@
-"""Submit to the challenge: pre-flight checks, then commit, tag ``submission-<name>`` and push.
+"""Submit to the challenge the way the official kit's ``submit.sh`` does, with pre-flight checks first.
 
-    ./submit.sh <name> [--dry-run] [--docker] [--remote aicrowd] [--force]   (or python -m tools.submit ...)
+    ./submit.sh <name> [--dry-run] [--docker] [--remote aicrowd] [--force] [--allow-secret PATH]
 
-Pre-flight, cheapest first: ``aicrowd.json`` is valid; the tag is new (locally and on the remote);
-the remote exists; every file to commit that is over 5 MB is routed through git-lfs (and git-lfs is
-installed); no weight file is git-ignored; and, in a fresh process (as on the server),
-``MySeparationModel`` loads the bundled weights and separates 5 s of audio within
-1.57 x 5 s. Then everything is committed (``git add -A``, then ``git add --renormalize .`` so that files
-committed before git-lfs was installed become LFS objects), tagged, and the branch and the tag are
-pushed to the remote (``--force`` force-pushes the branch, as the official helper does). A tag push
-is a submission; ``--dry-run`` stops after the checks. ``--docker`` adds the slowest check: the grader's
-image built offline from what would be committed and the submission run in it with the grader's limits
-(``tools/docker_check.py``).
+1. ``aicrowd.json`` is valid and the tag ``submission-<name>`` is new (locally and on the remote).
+2. The remote: an existing ``aicrowd`` remote (SSH or HTTPS, added by hand) is used as it is; otherwise the
+   GitLab user and token that ``aicrowd login`` stored (aicrowd-cli) make
+   ``https://oauth2:<token>@gitlab.aicrowd.com/<user>/sdx-2023-music-demixing-track-starter-kit.git``, added as
+   the remote. The token is never printed. A repository without a git identity gets the AIcrowd user's.
+3. Files: every file the submission adds, changes or deletes is listed; files that look like secrets (``.env``,
+   keys, tokens, credentials) are refused unless ``--allow-secret PATH``; a file over 5 MB that looks like a
+   dataset (audio, archives) is refused; any other file over 5 MB is LFS-tracked (a line in ``.gitattributes``),
+   which needs git-lfs; ``lfs.locksverify`` is set for the remote, as the official helper does.
+4. In a fresh process (as on the server), ``MySeparationModel`` loads the weights and separates 5 s of audio
+   within 1.57 x 5 s. ``--docker`` adds the slowest check: the grader's image built offline from what would be
+   committed, and the submission run in it with the grader's limits (``tools/docker_check.py``).
+5. Commit (``git add -A``, then ``git add --renormalize .`` so that files committed before git-lfs was set up
+   become LFS objects), tag, and push the branch and the tag (``--force`` force-pushes the branch, as the official
+   helper does). A tag push is a submission. ``--dry-run`` changes nothing: it stops after the checks and prints
+   what it would do.
 """
 
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import os
 import re
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from models.cli import add_debug_flag
 from models.contract import TIME_FACTOR
 
+from .aicrowd_account import Account, NotLoggedInError, mask_token, read_account
 from .check_config import load_and_check
 
 LFS_THRESHOLD = 5 * 1024 * 1024
 WEIGHTS_FOLDER = "my_submission/weights"
-REMOTE_HINT = "git remote add aicrowd git@gitlab.aicrowd.com:<username>/sdx-2023-music-demixing-track-starter-kit.git"
+GITLAB_PROJECT = "sdx-2023-music-demixing-track-starter-kit"
+REMOTE_HINT = f"git remote add aicrowd git@gitlab.aicrowd.com:<username>/{GITLAB_PROJECT}.git"
 
 
 class SubmitError(RuntimeError):
@@ -40,7 +50,8 @@ class SubmitError(RuntimeError):
 def git(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     result = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True)
     if check and result.returncode != 0:
-        raise SubmitError(f"git {' '.join(args)} failed: {(result.stderr or result.stdout).strip()}")
+        message = f"git {' '.join(args)} failed: {(result.stderr or result.stdout).strip()}"
+        raise SubmitError(mask_token(message))
     return result
 
 
@@ -58,7 +69,25 @@ def files_to_commit(repo: Path) -> list[str]:
     return sorted({p for p in out.split("\0") if p and (repo / p).is_file()})
 
 
+def changed_files(repo: Path) -> list[tuple[str, str]]:
+    """``(status, path)`` for every file ``git add -A`` would add (A), change (M) or delete (D)."""
+    out = git(repo, "status", "--porcelain=v1", "-z", "--untracked-files=all", "--no-renames").stdout
+    changes = []
+    for entry in filter(None, out.split("\0")):
+        code, path = entry[:2], entry[3:]
+        changes.append(("A" if code == "??" or "A" in code else "D" if "D" in code else "M", path))
+    return sorted(changes, key=lambda change: change[1])
+
+
 DATA_SUFFIXES = (".wav", ".flac", ".mp3", ".m4a", ".mp4", ".ogg", ".aiff", ".zip", ".tar", ".gz", ".tgz", ".7z")
+# names of files that hold credentials (matched against the file name, case-insensitively; public keys pass)
+SECRET_NAMES = (".env", ".env.*", "*.env", ".netrc", ".pypirc", ".git-credentials", "*.pem", "*.key", "*.p12",
+                "*.pfx", "*.keystore", "id_rsa*", "id_dsa*", "id_ecdsa*", "id_ed25519*", "*credential*",
+                "*secret*", "*token*")
+# what credentials look like inside a file: private keys, GitLab/GitHub tokens, AWS keys, a token in a git URL
+SECRET_CONTENT = re.compile(rb"-----BEGIN [A-Z ]*PRIVATE KEY-----|glpat-[0-9A-Za-z_-]{20}|gh[opsu]_[0-9A-Za-z]{36}"
+                            rb"|AKIA[0-9A-Z]{16}|oauth2:[0-9A-Za-z_-]{16,}@")
+SECRET_SCAN_BYTES = 1024 * 1024
 
 
 def looks_like_data(path: str) -> bool:
@@ -66,10 +95,33 @@ def looks_like_data(path: str) -> bool:
     return path.lower().endswith(DATA_SUFFIXES)
 
 
-def check_lfs(repo: Path, files: list[str]) -> None:
+def looks_like_secret(repo: Path, path: str) -> bool:
+    """A credential file by its name, or a small file that contains a private key or an access token."""
+    name = Path(path).name.lower()
+    if not name.endswith(".pub") and any(fnmatch.fnmatch(name, pattern) for pattern in SECRET_NAMES):
+        return True
+    file = repo / path
+    return file.stat().st_size <= SECRET_SCAN_BYTES and SECRET_CONTENT.search(file.read_bytes()) is not None
+
+
+def check_secrets(repo: Path, files: list[str], allowed: set[str]) -> None:
+    secrets = [f for f in files if f not in allowed and looks_like_secret(repo, f)]
+    if secrets:
+        raise SubmitError("these files look like secrets and would be pushed to the grader's GitLab: "
+                          + ", ".join(secrets) + " (add them to .gitignore, or pass --allow-secret PATH for "
+                          "each one that is not a secret)")
+
+
+def lfs_available(repo: Path) -> bool:
+    return git(repo, "lfs", "version", check=False).returncode == 0
+
+
+def lfs_plan(repo: Path, files: list[str]) -> tuple[list[str], list[str]]:
+    """The files over 5 MB: ``(already LFS-routed, to track)``; raises for dataset-like files and, when any
+    large file exists, for a missing git-lfs."""
     big = [f for f in files if (repo / f).stat().st_size > LFS_THRESHOLD]
     if not big:
-        return
+        return [], []
     attrs = git(repo, "check-attr", "-z", "filter", "--", *big).stdout.split("\0")
     not_lfs = [path for path, value in zip(attrs[0::3], attrs[2::3]) if value != "lfs"]
     data = [path for path in not_lfs if looks_like_data(path)]
@@ -77,12 +129,136 @@ def check_lfs(repo: Path, files: list[str]) -> None:
         raise SubmitError("these large files look like a dataset or audio, which the grader neither needs nor gets: "
                           + ", ".join(data) + " (keep data outside the repository, or add its folder to .gitignore; "
                           "data/ and public_dataset/ are ignored already)")
-    if not_lfs:
-        raise SubmitError("files over 5 MB must go through git-lfs, these do not: " + ", ".join(not_lfs)
-                          + ' (add a pattern to .gitattributes, e.g. git lfs track "*.ext")')
-    if git(repo, "lfs", "version", check=False).returncode != 0:
+    if not lfs_available(repo):
         raise SubmitError(f"git-lfs is not installed but {', '.join(big)} must be pushed as LFS objects "
-                          "(install it: apt-get install git-lfs && git lfs install)")
+                          "(install it: apt-get install git-lfs)")
+    return [f for f in big if f not in not_lfs], not_lfs
+
+
+def becomes_lfs_object(repo: Path, path: str) -> bool:
+    """Committed as a plain blob although ``.gitattributes`` routes it through LFS (``--renormalize`` changes it)."""
+    size = git(repo, "cat-file", "-s", f"HEAD:{path}", check=False).stdout.strip()
+    return size.isdigit() and int(size) > 1024
+
+
+@dataclass
+class Plan:
+    """What the checks found and what the submission will do."""
+    tag: str
+    branch: str
+    remote: str
+    remote_url: str
+    add_remote: bool
+    identity: Account | None  # set the repository's git identity from this AIcrowd account
+    lfs_track: list[str]
+    lfs_files: list[str]
+    changes: list[tuple[str, str]]
+
+
+def login(account_config: Path | None) -> Account:
+    try:
+        return read_account(account_config)
+    except NotLoggedInError as e:
+        raise SubmitError(f"{e}; or add the remote yourself: {REMOTE_HINT}") from e
+
+
+def plan_remote(repo: Path, remote: str, account_config: Path | None) -> tuple[str, bool, Account | None]:
+    """``(url, needs adding, account used)``: an existing remote as it is, else one made from the AIcrowd login."""
+    existing = git(repo, "remote", "get-url", remote, check=False)
+    if existing.returncode == 0:
+        return existing.stdout.strip(), False, None
+    account = login(account_config)
+    return account.remote_url(GITLAB_PROJECT), True, account
+
+
+def plan_identity(repo: Path, account: Account | None, account_config: Path | None) -> Account | None:
+    """``None`` when git already has a user name and e-mail; else the AIcrowd account to take them from."""
+    if all(git(repo, "config", key, check=False).stdout.strip() for key in ("user.name", "user.email")):
+        return None
+    try:
+        return account or read_account(account_config)
+    except NotLoggedInError as e:
+        raise SubmitError(f"git has no user.name/user.email to commit with and {e}; or set them: "
+                          "git config user.name NAME && git config user.email EMAIL") from e
+
+
+def preflight(repo: Path, tag: str, remote: str, account_config: Path | None = None,
+              allowed_secrets: set[str] | None = None) -> tuple[Plan, list[str]]:
+    """Run every check (raises ``SubmitError`` at the first failure); returns the plan and what passed."""
+    passed = []
+    config, problems = load_and_check(repo / "aicrowd.json")
+    if problems:
+        raise SubmitError("aicrowd.json is not valid:\n  " + "\n  ".join(problems))
+    passed.append("aicrowd.json is valid")
+    if git(repo, "rev-parse", "-q", "--verify", f"refs/tags/{tag}", check=False).returncode == 0:
+        raise SubmitError(f"tag {tag} already exists locally; choose another name (a new tag on the same commit "
+                          "does not trigger a new evaluation anyway)")
+    branch = git(repo, "symbolic-ref", "--short", "-q", "HEAD", check=False).stdout.strip()
+    if not branch:
+        raise SubmitError("HEAD is detached; check out a branch to submit from")
+    url, add_remote, account = plan_remote(repo, remote, account_config)
+    if git(repo, "ls-remote", "--tags", url, f"refs/tags/{tag}").stdout.strip():
+        raise SubmitError(f"tag {tag} already exists on {remote}; choose another name")
+    passed.append(f"tag {tag} is new on {remote} ({mask_token(url)}{', to be added' if add_remote else ''})")
+    identity = plan_identity(repo, account, account_config)
+    if identity:
+        passed.append(f"git identity to set in this repository: {identity.username} <{identity.noreply_email}>")
+    files = files_to_commit(repo)
+    check_secrets(repo, files, allowed_secrets or set())
+    lfs_files, lfs_track = lfs_plan(repo, files)
+    check_weights_not_ignored(repo)
+    passed.append(f"{len(files)} files in the submission, none looks like a secret; "
+                  f"{len(lfs_files) + len(lfs_track)} over 5 MB, all through git-lfs")
+    passed.append(f"smoke separation: {smoke(repo)}")
+    changes = changed_files(repo)
+    if lfs_track and not any(path == ".gitattributes" for _, path in changes):
+        changes = sorted([*changes, ("M" if (repo / ".gitattributes").exists() else "A", ".gitattributes")],
+                         key=lambda change: change[1])
+    plan = Plan(tag, branch, remote, url, add_remote, identity, lfs_track, lfs_files + lfs_track, changes)
+    return plan, passed
+
+
+def human_size(n: int) -> str:
+    return f"{n / 1e6:.2f} MB" if n >= 1e6 else f"{n / 1e3:.1f} kB" if n >= 1e3 else f"{n} B"
+
+
+def describe_changes(repo: Path, plan: Plan) -> str:
+    """One line per file the submission adds (A), changes (M) or deletes (D), with its size and LFS routing."""
+    touched = {path for _, path in plan.changes}
+    renormalized = [p for p in plan.lfs_files if p not in touched and becomes_lfs_object(repo, p)]
+    rows = sorted([*plan.changes, *(("M", p) for p in renormalized)], key=lambda change: change[1])
+    lines = []
+    for code, path in rows:
+        file = repo / path
+        size = human_size(file.stat().st_size) if code != "D" and file.is_file() else ""
+        notes = [size] if size else []
+        if path in plan.lfs_track:
+            notes.append("LFS-tracked now")
+        elif path in plan.lfs_files:
+            notes.append("LFS object" + (", re-added through LFS" if path in renormalized else ""))
+        lines.append(f"  {code} {path}" + (f"  ({', '.join(notes)})" if notes else ""))
+    return f"{len(rows)} files to add, change or delete:\n" + "\n".join(lines) if lines else "nothing to commit"
+
+
+def git_steps(plan: Plan, name: str, force: bool) -> list[list[str]]:
+    """The git commands of the submission, in order (the remote and identity ones only where needed)."""
+    steps = []
+    if plan.add_remote:
+        steps.append(["remote", "add", plan.remote, plan.remote_url])
+    if plan.identity:
+        steps += [["config", "user.name", plan.identity.username],
+                  ["config", "user.email", plan.identity.noreply_email]]
+    if plan.lfs_files:
+        steps.append(["lfs", "install", "--local"])
+        if plan.remote_url.startswith("https://"):
+            steps.append(["config", f"lfs.{plan.remote_url}/info/lfs.locksverify", "true"])
+    if plan.lfs_track:
+        steps.append(["lfs", "track", "--filename", "--", *plan.lfs_track])
+    return steps + [["add", "-A"], ["add", "--renormalize", "."], ["commit", "-m", f"Submission {name}"],
+                    ["tag", "-a", plan.tag, "-m", f"Submission {name}"],
+                    ["push", *(["--force"] if force else []), plan.remote,
+                     f"refs/heads/{plan.branch}:refs/heads/{plan.branch}"],
+                    ["push", plan.remote, f"refs/tags/{plan.tag}"]]
 
 
 def check_weights_not_ignored(repo: Path) -> None:
@@ -106,29 +282,6 @@ def smoke(repo: Path, seconds: float = 5.0) -> str:
     return result.stdout.strip()
 
 
-def preflight(repo: Path, tag: str, remote: str) -> list[str]:
-    """Run every check (raises ``SubmitError`` at the first failure); returns what passed, for the log."""
-    passed = []
-    config, problems = load_and_check(repo / "aicrowd.json")
-    if problems:
-        raise SubmitError("aicrowd.json is not valid:\n  " + "\n  ".join(problems))
-    passed.append("aicrowd.json is valid")
-    if git(repo, "rev-parse", "-q", "--verify", f"refs/tags/{tag}", check=False).returncode == 0:
-        raise SubmitError(f"tag {tag} already exists locally; choose another name (a new tag on the same commit "
-                          "does not trigger a new evaluation anyway)")
-    if git(repo, "remote", "get-url", remote, check=False).returncode != 0:
-        raise SubmitError(f"no git remote named {remote!r}; add it: {REMOTE_HINT}")
-    if git(repo, "ls-remote", "--tags", remote, f"refs/tags/{tag}").stdout.strip():
-        raise SubmitError(f"tag {tag} already exists on {remote}; choose another name")
-    passed.append(f"tag {tag} is new, remote {remote} reachable")
-    files = files_to_commit(repo)
-    check_lfs(repo, files)
-    check_weights_not_ignored(repo)
-    passed.append(f"{len(files)} files to commit; every file over 5 MB goes through git-lfs")
-    passed.append(f"smoke separation: {smoke(repo)}")
-    return passed
-
-
 def docker_preflight(repo: Path) -> str:
     """The check in the grader's image (``tools.docker_check``); its report, or ``SubmitError`` naming the step."""
     from tools.docker_check import DockerCheckError, run_check
@@ -143,52 +296,52 @@ def docker_preflight(repo: Path) -> str:
 
 
 def submit(repo: Path, name: str, remote: str = "aicrowd", dry_run: bool = False, force: bool = False,
-           docker: bool = False) -> str:
-    """Check, commit, tag and push; returns the tag. Nothing is committed, tagged or pushed on ``dry_run``."""
+           docker: bool = False, account_config: Path | None = None,
+           allowed_secrets: set[str] | None = None) -> str:
+    """Check, commit, tag and push; returns the tag. Nothing is changed, committed, tagged or pushed on ``dry_run``."""
     repo = Path(git(Path(repo), "rev-parse", "--show-toplevel").stdout.strip())
-    tag = tag_name(name)
-    branch = git(repo, "symbolic-ref", "--short", "-q", "HEAD", check=False).stdout.strip()
-    if not branch:
-        raise SubmitError("HEAD is detached; check out a branch to submit from")
-    for line in preflight(repo, tag, remote):
+    plan, passed = preflight(repo, tag_name(name), remote, account_config, allowed_secrets)
+    for line in passed:
         print(f"ok: {line}")
     if docker:
         print(f"ok: {docker_preflight(repo)}")
-    # --renormalize: a weight file committed before git-lfs was set up (the kit's own bundled file is one) is
-    # stored as a plain blob; this re-adds it through the LFS filter so it reaches the remote as an LFS object.
-    steps = [["add", "-A"], ["add", "--renormalize", "."], ["commit", "-m", f"Submission {name}"],
-             ["tag", "-a", tag, "-m", f"Submission {name}"],
-             ["push", *(["--force"] if force else []), remote, f"refs/heads/{branch}:refs/heads/{branch}"],
-             ["push", remote, f"refs/tags/{tag}"]]
+    print(describe_changes(repo, plan))
+    steps = git_steps(plan, name, force)
     if dry_run:
-        print("dry run: would now run\n" + "\n".join("  git " + " ".join(step) for step in steps))
-        return tag
+        print("dry run: would now run\n" + "\n".join("  git " + mask_token(" ".join(step)) for step in steps))
+        return plan.tag
     for step in steps:
         if step[0] == "commit" and git(repo, "diff", "--cached", "--quiet", check=False).returncode == 0:
             continue  # nothing new to commit: tag the current commit
         git(repo, *step)
-        print(f"done: git {' '.join(step)}")
-    print(f"submitted {tag}: follow the evaluation on the issues page of your repository at gitlab.aicrowd.com")
-    return tag
+        print(f"done: git {mask_token(' '.join(step))}")
+    print(f"submitted {plan.tag}: follow the evaluation on the issues page of your repository at gitlab.aicrowd.com")
+    return plan.tag
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="./submit.sh", description=__doc__.split("\n\n")[0])
     parser.add_argument("name", help="submission name; the tag is submission-<name> (spaces become dashes)")
-    parser.add_argument("--remote", default="aicrowd", help="git remote to push to (default: aicrowd)")
-    parser.add_argument("--dry-run", action="store_true", help="run the checks only")
+    parser.add_argument("--remote", default="aicrowd",
+                        help="git remote to push to (default: aicrowd; added from the AIcrowd login when missing)")
+    parser.add_argument("--dry-run", action="store_true", help="run the checks and list the files; change nothing")
     parser.add_argument("--force", action="store_true", help="force-push the branch")
     parser.add_argument("--docker", action="store_true",
                         help="also build the grader's image and run the submission in it (minutes)")
+    parser.add_argument("--allow-secret", action="append", default=[], metavar="PATH",
+                        help="submit PATH although its name or content looks like a secret (repeatable)")
+    parser.add_argument("--aicrowd-config", type=Path, default=None, metavar="PATH",
+                        help="aicrowd-cli's config file with the login (default: the one `aicrowd login` writes)")
     parser.add_argument("--repo", type=Path, default=Path.cwd(), help="repository to submit (default: here)")
     add_debug_flag(parser)
     args = parser.parse_args(argv)
     try:
-        submit(args.repo, args.name, args.remote, args.dry_run, args.force, args.docker)
+        submit(args.repo, args.name, args.remote, args.dry_run, args.force, args.docker, args.aicrowd_config,
+               set(args.allow_secret))
     except (SubmitError, OSError, ValueError) as e:
         if args.debug:
             raise
-        print(f"submit: {e}", file=sys.stderr)
+        print(f"submit: {mask_token(str(e))}", file=sys.stderr)
         return 1
     return 0
 

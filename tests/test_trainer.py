@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import signal
 import stat
 import subprocess
@@ -361,6 +362,17 @@ def test_a_missing_data_root_is_named_before_anything_is_created(tmp_path, capsy
     done = subprocess.run([sys.executable, "-m", "train", *argv], cwd=REPO, capture_output=True, text=True)
     assert done.returncode == 1 and len(done.stderr.strip().splitlines()) == 1 and "data.root=" in done.stderr
     assert not out.exists()
+
+
+@pytest.mark.parametrize("argv,expected", [
+    (["--config", "nowhere.yaml"], "python -m train: config file .*nowhere.yaml does not exist"),
+    (["--config", str(TINY), "optim.batch_size=abc"], r"python -m train: .*tiny-synthetic.yaml: optim.batch_size: "),
+    (["--config", str(TINY), "model.nonsense=3"], r"python -m train: .*: model.nonsense: Key 'nonsense' not in"),
+])
+def test_a_config_mistake_is_one_line_without_usage_or_traceback(argv, expected):
+    done = subprocess.run([sys.executable, "-m", "train", *argv], cwd=REPO, capture_output=True, text=True)
+    assert done.returncode == 1 and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert re.match(expected, done.stderr.strip()), done.stderr
 
 
 def test_final_lines_name_the_best_checkpoint_and_the_export_command(resumed_runs):

@@ -285,10 +285,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="config overrides with dotted keys, e.g. optim.lr=5e-4 trainer.devices=2")
     add_debug_flag(parser)
     args = parser.parse_args(argv)
-    try:
-        config = load_config(args.config, args.overrides, args.overlay)
-    except (OSError, ValueError) as e:
-        parser.error(str(e))
+    config = load_config(args.config, args.overrides, args.overlay)  # a bad file or key=value: one line (run_main)
     check_data(config)
     quiet_lightning()
     try:
@@ -302,4 +299,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(run_main("train", main))
+    sys.exit(run_main("python -m train", main))

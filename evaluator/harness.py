@@ -74,7 +74,12 @@ class TrackResult:
 
     @property
     def over_time(self) -> bool:
-        return self.judged_seconds > self.time_limit
+        """Over the limit on a measurement that can say so (an overloaded machine's is not judged)."""
+        return self.timing.over(self.time_limit)
+
+    @property
+    def time_judged(self) -> bool:
+        return not self.timing.overloaded
 
     @property
     def realtime_factor(self) -> float:
@@ -83,7 +88,8 @@ class TrackResult:
     def to_dict(self) -> dict:
         data = dataclasses.asdict(self)
         del data["cached"]
-        return {**data, "loaded": self.loaded, "judged_seconds": self.judged_seconds, "over_time": self.over_time,
+        return {**data, "loaded": self.loaded, "time_judged": self.time_judged, "judged_seconds": self.judged_seconds,
+                "over_time": self.over_time,
                 "realtime_factor": self.realtime_factor}
 
     @classmethod

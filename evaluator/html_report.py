@@ -94,6 +94,9 @@ def _run_description(results: Sequence[TrackResult], dataset: Path) -> str:
     loaded = [r.track for r in results if r.loaded]
     if loaded:
         items.append(("loaded machine", f"{', '.join(loaded)}: judged by CPU time per usable core"))
+    unjudged = [r.track for r in results if not r.time_judged]
+    if unjudged:
+        items.append(("time not judged", f"{', '.join(unjudged)}: the machine was too loaded; rerun on a quiet one"))
     cached = [r.track for r in results if r.cached]
     if cached:
         items.append(("cached", f"{len(cached)} of {len(results)} tracks scored by an earlier run (its timings)"))

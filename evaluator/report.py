@@ -95,6 +95,10 @@ def timing_lines(results: Sequence[TrackResult]) -> str:
     if loaded:
         lines += (f"- the machine was loaded while separating {len(loaded)} track(s) ({', '.join(loaded)}): their "
                   "time is judged as CPU time per usable core, not wall time\n")
+    unjudged = [r.track for r in results if not r.time_judged]
+    if unjudged:
+        lines += (f"- not judged against the time limit: {', '.join(unjudged)} (the machine was too loaded for CPU "
+                  "time to stand in for wall time; rerun on a quiet machine)\n")
     cached = [r for r in results if r.cached]
     if cached:
         lines += (f"- cached: {len(cached)} of {len(results)} tracks were scored by an earlier run with the same "

@@ -5,6 +5,10 @@ other processes take the cores and stretch it. The process's CPU time (all its t
 that: divided by the cores the work can use (the available cores, at most torch's thread count) it is the
 wall time an unloaded machine would show. A measurement counts as *loaded* when wall time exceeds that
 estimate by more than 30 % (plus 50 ms); the judged time is then the estimate, otherwise the wall time.
+When other processes keep at least one more core busy than the machine has free (load average minus this work's
+own threads >= 1), CPU time inflates too (threads wait and contend for caches: a 5 s smoke run measured 22 s of
+CPU at load 7.4 on 2 cores, against 4 s quiet): such a measurement is *overloaded* and no time verdict is drawn
+from it; the tools say so and ask for a rerun on a quiet machine instead of failing a submission.
 On a GPU the CPU time says nothing about the work, so wall time is judged there.
 """
 
@@ -18,6 +22,7 @@ from dataclasses import dataclass, field
 
 LOAD_MARGIN = 1.3
 LOAD_SLACK = 0.05  # seconds
+OVERLOAD_OTHER_CORES = 1.0  # other processes' load (cores) at which a measurement is not judged
 
 
 def available_cores() -> int:
@@ -57,6 +62,16 @@ class Timing:
         return self.cpu_bound and self.wall > LOAD_MARGIN * self.unloaded_estimate + LOAD_SLACK
 
     @property
+    def overloaded(self) -> bool:
+        """Loaded beyond what CPU time corrects for: the time is not judged at all (see the module's docstring)."""
+        return (self.loaded and self.load_average is not None
+                and self.load_average - self.cores >= OVERLOAD_OTHER_CORES)
+
+    def over(self, limit: float) -> bool:
+        """Whether the judged time exceeds ``limit`` on a measurement that can say so (never when overloaded)."""
+        return self.judged > limit and not self.overloaded
+
+    @property
     def judged(self) -> float:
         """The seconds to hold against the time limit: the unloaded estimate when loaded, else wall time."""
         return self.unloaded_estimate if self.loaded else self.wall
@@ -68,6 +83,8 @@ class Timing:
             load = f", load average {self.load_average:.1f}" if self.load_average is not None else ""
             text += (f"; the machine was loaded{load}: judged by CPU time per core, "
                      f"{self.unloaded_estimate:.2f} s")
+            if self.overloaded:
+                text += " (too loaded to judge; rerun on a quiet machine)"
         return text
 
 

@@ -18,10 +18,10 @@ from .config import BSRNNConfig
 FORMAT = "bsrnn-kit/1"
 
 
-def save_model(model: BSRNN, path: str | os.PathLike) -> Path:
-    """Write ``model``'s weights and config to ``path`` (safetensors), atomically."""
+def save_model(model: BSRNN, path: str | os.PathLike, dtype: torch.dtype = torch.float32) -> Path:
+    """Write ``model``'s weights (as ``dtype``) and config to ``path`` (safetensors), atomically."""
     path = Path(path)
-    tensors = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in model.state_dict().items()}
+    tensors = {k: v.detach().to("cpu", dtype).contiguous() for k, v in model.state_dict().items()}
     metadata = {"format": FORMAT, "config": model.config.to_json()}
     with atomic_path(path) as tmp:
         save_file(tensors, tmp, metadata=metadata)
@@ -80,6 +80,9 @@ def _plural(names: list[str]) -> str:
     return f"{names[:10]}{'...' if len(names) > 10 else ''}"
 
 
+STORED_DTYPES = ("F32", "F16")  # what save_model writes; load_model computes in fp32 either way
+
+
 def check_tensors(path: Path, config: BSRNNConfig) -> None:
     """Compare the tensors listed in ``path``'s header (names, shapes, dtypes) with those ``config``'s model
     has, before anything is allocated."""
@@ -96,9 +99,10 @@ def check_tensors(path: Path, config: BSRNNConfig) -> None:
              if shape != expected[k]]
     if wrong:
         raise ValueError(f"{path}: tensor shapes do not match the model built from its config: {wrong[:10]}")
-    dtypes = sorted({dtype for _, dtype in found.values()} - {"F32"})
+    dtypes = sorted({dtype for _, dtype in found.values()} - set(STORED_DTYPES))
     if dtypes:
-        raise ValueError(f"{path}: tensors are stored as {dtypes}, expected F32 (as save_model writes them)")
+        raise ValueError(f"{path}: tensors are stored as {dtypes}, expected {' or '.join(STORED_DTYPES)} "
+                         "(as save_model writes them)")
 
 
 def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> BSRNN:
@@ -112,6 +116,6 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> B
     model = BSRNN(config)
     with safe_open(str(path), framework="pt") as f:
         names = f.keys()
-        state = {name: f.get_tensor(name) for name in names}
+        state = {name: f.get_tensor(name).float() for name in names}
     model.load_state_dict(state, strict=True)
     return model.to(device).eval()

@@ -64,17 +64,8 @@ step "training done"
 for size in $SIZES; do
   run=runs/gpu-$size
   cp "$run/result.yaml" "$OUT/logs/result-$size.yaml" 2>/dev/null
-  python3 -m train.export "$run" "/tmp/$size.safetensors" >> "$OUT/logs/train-$size.log" 2>&1 || continue
-  python3 - "$size" <<'EOF' >> "$OUT/logs/train-$size.log" 2>&1
-import sys, torch
-from safetensors import safe_open
-from safetensors.torch import save_file
-size = sys.argv[1]
-with safe_open(f"/tmp/{size}.safetensors", framework="pt") as f:
-    tensors = {k: f.get_tensor(k).to(torch.float16) for k in f.keys()}
-    metadata = f.metadata()
-save_file(tensors, f"/tmp/{size}-fp16.safetensors", metadata=metadata)
-EOF
+  python3 -m train.export "$run" "/tmp/$size-fp16.safetensors" --dtype fp16 >> "$OUT/logs/train-$size.log" 2>&1 \
+    || continue
   split -b 15M -d "/tmp/$size-fp16.safetensors" "$OUT/$size-fp16.part"
   # validation curves from the TensorBoard events, as text
   python3 - "$run" <<'EOF' > "$OUT/logs/curves-$size.txt" 2>&1

@@ -242,8 +242,18 @@ def test_tensors_are_checked_against_the_config_before_building(tmp_path, monkey
     assert built == ["meta", "cpu"]
     tensors = {k: v.double() for k, v in _tensors(model).items()}
     save_file(tensors, str(tmp_path / "f64.safetensors"), metadata=_meta(model))
-    with pytest.raises(ValueError, match=r"f64.safetensors: tensors are stored as \['F64'\], expected F32"):
+    with pytest.raises(ValueError, match=r"f64.safetensors: tensors are stored as \['F64'\], expected F32 or F16"):
         load_model(tmp_path / "f64.safetensors")
+
+
+def test_fp16_weight_file_loads_as_fp32(tmp_path):
+    model = small()
+    path = save_model(model, tmp_path / "half.safetensors", torch.float16)
+    assert path.stat().st_size < 0.6 * save_model(model, tmp_path / "full.safetensors").stat().st_size
+    loaded = load_model(path)
+    for name, value in loaded.state_dict().items():
+        assert value.dtype == torch.float32
+        torch.testing.assert_close(value, model.state_dict()[name].half().float())
 
 
 def test_deeply_nested_config_is_a_clear_error(tmp_path):

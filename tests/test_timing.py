@@ -24,6 +24,20 @@ def test_a_loaded_measurement_is_judged_by_cpu_time_per_core():
     assert Timing(wall=19.1, cpu=0.7, cores=2, cpu_bound=False).judged == 19.1  # a GPU's work shows no CPU time
 
 
+def test_an_overloaded_measurement_is_not_judged_at_all():
+    # measured: a 5 s smoke run at load 7.4 on 2 cores took 62.6 s wall and 22.1 s CPU (about 4 s CPU when quiet)
+    overloaded = Timing(wall=62.6, cpu=22.1, cores=2, load_average=7.4)
+    assert overloaded.loaded and overloaded.overloaded and overloaded.judged > 7.85
+    assert not overloaded.over(7.85) and "too loaded to judge; rerun on a quiet machine" in overloaded.describe()
+    # stretched, but with less than one other core's worth of work: CPU time still stands in, and can fail
+    busy = Timing(wall=19.1, cpu=20.0, cores=2, load_average=2.5)
+    assert busy.loaded and not busy.overloaded and busy.over(7.85)
+    assert Timing(wall=19.1, cpu=20.0, cores=2).over(7.85)  # no load average known: judged
+    result = TrackResult("song", 5.0, 62.6, 7.85, 1.0, 0.0, cpu_seconds=22.1, cores=2, load_average=7.4)
+    assert not result.over_time and not result.time_judged and result.to_dict()["time_judged"] is False
+    assert "not judged against the time limit: song" in timing_lines([result])
+
+
 def test_measure_sees_a_sleeping_block_as_loaded_and_a_busy_one_as_not():
     with measure() as sleeping:
         time.sleep(0.3)  # wall time with no CPU time: what another process taking the cores looks like

@@ -256,6 +256,10 @@ def test_export_gives_the_submission_weight_file(resumed_runs, tmp_path):
     result = subprocess.run([sys.executable, "-m", "train.export", str(tmp_path / "model.safetensors"),
                              str(tmp_path / "x.safetensors")], capture_output=True, text=True, cwd=REPO)
     assert result.returncode != 0 and "x.safetensors" not in result.stderr and "is not a" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1  # one line, no usage text
+    half = load_model(export(whole, tmp_path / "half.safetensors", dtype="fp16"))
+    for name, value in model.state_dict().items():
+        torch.testing.assert_close(half.state_dict()[name], value.half().float())
 
 
 class Terminal(io.StringIO):

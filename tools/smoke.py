@@ -49,13 +49,13 @@ def run(seconds: float, time_factor: float) -> dict:
     if list(model.instruments) != list(INSTRUMENTS):
         raise RuntimeError(f"the model must expose exactly {list(INSTRUMENTS)}, got {list(model.instruments)}")
     check_output("smoke signal", mix, SAMPLE_RATE, stems, rates)
-    if timing.judged > time_factor * seconds:
+    if timing.over(time_factor * seconds):
         raise RuntimeError(f"separating {seconds:g} s took {timing.describe()}, over the limit of {time_factor} x "
                            f"{seconds:g} s = {time_factor * seconds:.2f} s")
     return {"model": f"{type(model).__module__}.{type(model).__qualname__}", "load_seconds": round(loaded, 3),
             "warm_up_seconds": round(warm_up.wall, 3), "audio_seconds": seconds,
             "separate_seconds": round(timing.wall, 3), "cpu_seconds": round(timing.cpu, 3), "cores": timing.cores,
-            "loaded": timing.loaded, "judged_seconds": round(timing.judged, 3),
+            "loaded": timing.loaded, "time_judged": not timing.overloaded, "judged_seconds": round(timing.judged, 3),
             "realtime_factor": round(timing.judged / seconds, 3)}
 
 

@@ -90,10 +90,13 @@ def confirm_replace(conflicts: dict[Path, list[str]], replace: bool, interactive
     return False
 
 
-def export(checkpoint: str | os.PathLike, out: str | os.PathLike) -> Path:
+DTYPES = {"fp32": torch.float32, "fp16": torch.float16}
+
+
+def export(checkpoint: str | os.PathLike, out: str | os.PathLike, dtype: str = "fp32") -> Path:
     """Write the model of ``checkpoint`` (file or run folder) to ``out`` with ``models.save_model``."""
     model, _ = model_from_checkpoint(find_checkpoint(checkpoint))
-    return save_model(model, out)
+    return save_model(model, out, DTYPES[dtype])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -102,28 +105,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("out", help="the weight file to write (.safetensors)")
     parser.add_argument("--replace", action="store_true",
                         help="delete the destination folder's files that output the same targets (no prompt)")
+    parser.add_argument("--dtype", choices=sorted(DTYPES), default="fp32",
+                        help="stored precision (default fp32; fp16 halves the file, e.g. to carry it off a GPU "
+                             "machine; loading converts back to fp32)")
     add_debug_flag(parser)
     args = parser.parse_args(argv)
     if not args.out.endswith(".safetensors"):
-        parser.error(f"out: {args.out} must end in .safetensors (the submission loads only those files)")
-    try:
-        source = find_checkpoint(args.checkpoint)
-        model, ema = model_from_checkpoint(source)
-    except (OSError, ValueError) as e:
-        parser.error(str(e))
+        raise ValueError(f"out: {args.out} must end in .safetensors (the submission loads only those files)")
+    source = find_checkpoint(args.checkpoint)
+    model, ema = model_from_checkpoint(source)
     conflicts = conflicting_files(args.out, model.targets)
     if conflicts and not confirm_replace(conflicts, args.replace, sys.stdin.isatty()):
         print("export: nothing written; rerun with --replace to replace, or export to another folder",
               file=sys.stderr)
         return 1
-    path = save_model(model, args.out)
+    path = save_model(model, args.out, DTYPES[args.dtype])
     for old in conflicts:
         if old.resolve() != path.resolve():
             old.unlink()
             print(f"removed {old} (git checkout -- {old} brings back a committed copy)")
     params = sum(p.numel() for p in model.parameters())
     print(f"{source} -> {path} ({'EMA' if ema else 'trained'} weights, targets {model.targets}, "
-          f"{params / 1e6:.2f} M parameters)")
+          f"{params / 1e6:.2f} M parameters, {args.dtype})")
     return 0
 
 

@@ -47,7 +47,8 @@ def resolve_data(data: Path | None) -> Path:
     # imported here: the renderer's packages are development tools, not in the grader's image (--data needs none)
     from render import DEFAULT_TEST_SET, ensure_dataset
 
-    print(f"data: no {OFFICIAL_DATA}; using the embedded default, songs made by render/ "
+    print(f"data: no {OFFICIAL_DATA} (`python -m tools.download musdb18-7-wav` fetches it); using the embedded "
+          "default, songs made by render/ "
           f"({DEFAULT_TEST_SET['n_tracks']} tracks of {DEFAULT_TEST_SET['duration']:g} s, seed "
           f"{DEFAULT_TEST_SET['seed']}) in {DEFAULT_TEST_SET_DIR}")
     return ensure_dataset(DEFAULT_TEST_SET_DIR, progress=True, **DEFAULT_TEST_SET)

@@ -246,7 +246,7 @@ def check_data(config: ExperimentConfig) -> None:
               "sdx23": "<track>/{bass,drums,other,vocals}.wav"}.get(data.kind, "the dataset")
     if not data.root:
         raise ValueError(f"data.root is not set: give the {data.kind} folder (holding {layout}), e.g. "
-                         "data.root=/data/musdb18hq")
+                         "data.root=data/musdb18hq")
     root = Path(data.root)
     needed = root / "train" if data.kind in ("musdb18hq", "musdb18") else root
     if not needed.is_dir():

@@ -205,7 +205,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("configs", nargs="+", help="experiment YAML files")
     parser.add_argument("--table", required=True, help="Markdown file to write the results to")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="key=value",
-                        help="override applied to every config (repeatable), e.g. --set data.root=/data/musdb18hq")
+                        help="override applied to every config (repeatable), e.g. --set data.root=data/musdb18hq")
     parser.add_argument("--overlay", action="append", default=[],
                         help="YAML file of config sections merged over every experiment (repeatable)")
     parser.add_argument("--width-scale", type=float, default=1.0, help="multiply every feature_dim by this")

@@ -281,6 +281,15 @@ def _render_phrase(analysis: _Analysis, syllables: list[_Syllable], rng: np.rand
     return first, audio
 
 
+@dataclass(frozen=True)
+class SungLine:
+    """One phrase as the lead take delivered it: its lyrics and, per syllable, (start s, end s, target pitch)
+    in song time; the pitch is a MIDI number, nan where the line is rapped (the spoken contour kept)."""
+
+    text: str
+    syllables: tuple[tuple[float, float, float], ...]
+
+
 def sing(song: Song, part: Part, rng: np.random.Generator, n_samples: int, sample_rate: int = 44100,
          layers: int = 1, harmony: bool = False) -> np.ndarray:
     """The vocal ``part`` (sung or rapped phrases) as float32 ``(2, n_samples)``.
@@ -288,8 +297,19 @@ def sing(song: Song, part: Part, rng: np.random.Generator, n_samples: int, sampl
     ``layers`` > 1 adds doubled takes (other timing and pitch drift, panned apart); ``harmony`` adds a diatonic
     third above the sung line, quieter.
     """
-    voice = choose_voice(part.singer or "female", rng)
+    return perform(song, part, rng, n_samples, sample_rate, layers, harmony)[0]
+
+
+def perform(song: Song, part: Part, rng: np.random.Generator, n_samples: int, sample_rate: int = 44100,
+            layers: int = 1, harmony: bool = False, voice: Voice | None = None) -> tuple[np.ndarray, list[SungLine]]:
+    """``sing``, and what the lead take sang (lyrics, syllable spans and target pitches) for measuring it.
+
+    ``voice`` fixes the voice instead of drawing it (then ``rng`` is not drawn from for it); with ``voice=None``
+    the audio is exactly ``sing``'s.
+    """
+    voice = voice or choose_voice(part.singer or "female", rng)
     out = np.zeros((2, n_samples))
+    lines = []
     sung = part.role == "sung"
     formant = float(rng.uniform(0.92, 1.1))
     scale = sorted(p for p in range(0, 128) if p % 12 in song.scale_pitch_classes())
@@ -302,6 +322,7 @@ def sing(song: Song, part: Part, rng: np.random.Generator, n_samples: int, sampl
         gaps = [min(25, a - (runs[i - 1][1] if i else 0)) for i, (a, _) in enumerate(runs)]
         melody = [n for n in part.notes if start - 0.05 <= n.start < end]
         syllables = _fit_syllables(song, runs, gaps, start, end, melody, sung)
+        lines.append(SungLine(text, tuple((s.onset, s.end, s.pitch) for s in syllables)))
         takes = [(0.0, 0.0, 1.0, 0.0)]  # (pan, delay s, gain, transpose)
         takes += [(float(rng.choice([-1, 1]) * rng.uniform(0.4, 0.8)), float(rng.uniform(0.01, 0.03)), 0.6, 0.0)
                   for _ in range(layers - 1)]
@@ -320,4 +341,4 @@ def sing(song: Song, part: Part, rng: np.random.Generator, n_samples: int, sampl
             angle = (pan + 1) * np.pi / 4
             out[0, begin:begin + len(audio)] += gain * np.cos(angle) * audio
             out[1, begin:begin + len(audio)] += gain * np.sin(angle) * audio
-    return out.astype(np.float32)
+    return out.astype(np.float32), lines

@@ -108,6 +108,24 @@ def test_sung_notes_are_at_the_melody_pitch():
     assert np.mean([int(p) % 12 in scale for p in nearest[in_tune]]) > 0.8  # ... of the song's key
 
 
+def test_perform_is_sing_and_reports_what_a_chosen_voice_sang():
+    song = score.compose(np.random.default_rng(0), 12.0, "pop")
+    lead = next(p for p in song.parts if p.stem == "vocals" and p.role == "sung")
+    part = score.Part("vocals", "sung", lead.notes, phrases=lead.phrases[:1], singer=lead.singer)  # one line
+    audio, lines = voice.perform(song, part, np.random.default_rng(1), 12 * SR)
+    assert np.array_equal(audio, voice.sing(song, part, np.random.default_rng(1), 12 * SR))
+    start, end = part.phrases[0]
+    melody = {n.pitch for n in part.notes if start - 0.05 <= n.start < end}
+    texts = set()
+    for chosen in [v for v in voice.installed_voices() if v.program == "espeak-ng"][:2]:
+        _, lines = voice.perform(song, part, np.random.default_rng(1), 12 * SR, voice=chosen)
+        assert len(lines) == 1 and lines[0].syllables
+        assert {pitch for _, _, pitch in lines[0].syllables} <= melody
+        assert all(start - 1e-6 <= a < b <= end + 1e-6 for a, b, _ in lines[0].syllables)
+        texts.add(lines[0].text)
+    assert len(texts) == 1  # the voice is not drawn: the same lyrics for every voice
+
+
 def test_lyrics_and_voices():
     rng = np.random.default_rng(2)
     lines = {voice.lyric_line(rng) for _ in range(20)}

@@ -8,12 +8,16 @@ run far below peak.
 
     python -m benchmarks.arithmetic
     python -m benchmarks.arithmetic --utilisation 0.05 0.10 0.20
+    python -m benchmarks.arithmetic --cpu-peak     # also: this CPU's matrix-product rate, and the real-time
+                                                   # factor no CPU code can beat at that rate (a floor)
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import statistics
+import time
 
 from models import BSRNNConfig
 from models.contract import INSTRUMENTS
@@ -56,12 +60,47 @@ def four_target_setups() -> dict[str, list[BSRNNConfig]]:
             "one multi-target model": [BSRNNConfig(targets=list(INSTRUMENTS), band_scheme="vocals")]}
 
 
+def cpu_matmul_rate(dtype_name: str, size: int = 2048, repeats: int = 7) -> float:
+    """Multiply-adds per second of one large square matrix product on this CPU with torch's threads (median of
+    ``repeats`` after a warm-up): about the best rate any CPU code of the model's products can reach."""
+    import torch
+
+    dtype = {"bf16": torch.bfloat16, "fp32": torch.float32}[dtype_name]
+    a, b = torch.randn(size, size).to(dtype), torch.randn(size, size).to(dtype)
+    torch.matmul(a, b)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        torch.matmul(a, b)
+        times.append(time.perf_counter() - start)
+    return size**3 / statistics.median(times)
+
+
+def print_cpu_floor(totals: dict[str, float], hops: list[float]) -> None:
+    import torch
+
+    from .machine import describe_machine
+
+    print(f"\nThis CPU ({describe_machine()}), one {2048}x{2048} matrix product, {torch.get_num_threads()} threads:\n")
+    print("| precision | multiply-adds per s | " + " | ".join(f"floor, {name}, hop {hop:g} s" for name in totals
+                                                        for hop in hops) + " |")
+    print("|---|---|" + "---|" * (len(totals) * len(hops)))
+    for dtype in ("bf16", "fp32"):
+        rate = cpu_matmul_rate(dtype)
+        cells = [f"{total / rate / hop:.2f}" for total in totals.values() for hop in hops]
+        print(f"| {dtype} | {rate / 1e9:.0f} G | " + " | ".join(cells) + " |")
+    print("\nfloor = multiply-adds per window / that rate / hop: the real-time factor if every product of the model "
+          "ran as fast as one large matrix product (LSTM steps are smaller products, and slower)")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--window", type=float, default=3.0, help="seconds per window")
     parser.add_argument("--hops", type=float, nargs="+", default=[3.0, 1.5, 0.5], help="hops in seconds")
     parser.add_argument("--utilisation", type=float, nargs="+", default=[0.05, 0.15],
                         help="assumed fraction of the T4's fp16 tensor-core peak that the LSTMs reach")
+    parser.add_argument("--cpu-peak", action="store_true",
+                        help="also time a large matrix product on this CPU and print the real-time-factor floor")
     args = parser.parse_args(argv)
     print(f"Multiply-adds per {args.window:g} s stereo window (paper size, 128 x 12):\n")
     print("| setup | LSTM (input / recurrent) | everything else | total | TFLOP per window |")
@@ -87,6 +126,8 @@ def main(argv: list[str] | None = None) -> None:
                 seconds_per_window = 2 * total / (u * peak * 1e12)
                 cells.append(f"{seconds_per_window / hop:.2f}")  # one window per hop of audio
         print(f"| {name} | {' | '.join(cells)} |")
+    if args.cpu_peak:
+        print_cpu_floor(totals, args.hops)
 
 
 if __name__ == "__main__":

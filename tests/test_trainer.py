@@ -379,6 +379,27 @@ def test_a_config_mistake_is_one_line_without_usage_or_traceback(argv, expected)
     assert re.match(expected, done.stderr.strip()), done.stderr
 
 
+def test_keeping_freed_memory_in_training_is_opt_in(tmp_path, monkeypatch):
+    import train.__main__ as cli
+
+    calls = []
+    monkeypatch.setattr(cli, "keep_freed_memory", lambda: calls.append(True))
+
+    class Built(Exception):
+        pass
+
+    def module(*args, **kwargs):
+        raise Built  # stop where training would start: the setting is applied before the model is built
+
+    monkeypatch.setattr(cli, "SeparationModule", module)
+    with pytest.raises(Built):
+        cli.run(tiny(tmp_path / "a"))
+    assert calls == []
+    with pytest.raises(Built):
+        cli.run(tiny(tmp_path / "b", "trainer.keep_freed_memory=true"))
+    assert calls == [True]
+
+
 def test_final_lines_name_the_best_checkpoint_and_the_export_command(resumed_runs):
     from train.__main__ import final_lines
 

@@ -39,6 +39,7 @@ from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from models import BSRNN, load_model
+from models.allocator import keep_freed_memory
 from models.atomic import remove_stale_temporaries, write_text
 from models.cli import add_debug_flag, run_main
 from train.config import ExperimentConfig, load_config, save_config
@@ -213,6 +214,8 @@ def run(config: ExperimentConfig, train_set: EpochDataset | None = None, valid_t
         callbacks: Sequence[Callback] = ()) -> pl.Trainer:
     """Train (or resume) the run described by ``config``; returns the finished Trainer."""
     pl.seed_everything(config.seed, workers=True, verbose=False)
+    if config.trainer.keep_freed_memory:
+        keep_freed_memory()
     module = SeparationModule(config, train_set, valid_tracks)
     resume = last_checkpoint(config.out_dir)
     if resume is None and config.trainer.init_weights:  # a resumed run continues from its checkpoint instead

@@ -174,7 +174,10 @@ class TrainerConfig:
     after that much wall time (the checkpoints and ``result.yaml`` are written as at any other end; None: no
     limit). ``init_weights``: a weight file of this kit (``train.export`` output, e.g. the bundled weights) to
     start from instead of random weights: fine-tuning. Its config must match ``model`` (a resumed run continues
-    from its checkpoint instead).
+    from its checkpoint instead). ``keep_freed_memory``: glibc keeps freed memory for reuse
+    (``models.allocator.keep_freed_memory``, as inference always does): on CPU a training step of the seed's
+    vocals model ran 1.5x faster with it, and its peak memory grew from 7.2 to 12.0 GB (BENCHMARKS.md,
+    allocator), so it is off by default: turn it on where memory allows.
     """
 
     accelerator: str = "auto"
@@ -191,6 +194,7 @@ class TrainerConfig:
     sanity_val_tracks: int = 1
     progress_bar: bool = True
     deterministic: bool = False
+    keep_freed_memory: bool = False
 
     def __post_init__(self) -> None:
         _require_finite(self, "trainer")

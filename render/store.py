@@ -30,7 +30,7 @@ from evaluator.tracks import STEMS, TrackError, open_track
 from models.atomic import write_text
 from render.song import MIN_DURATION, render_song
 
-RENDER_VERSION = 1  # bump whenever the audio for a given seed changes, so cached datasets are rendered again
+RENDER_VERSION = 2  # bump whenever the audio for a given seed changes, so cached datasets are rendered again
 DEFAULT_TEST_SET = dict(n_tracks=8, duration=10.0, seed=2023)  # the evaluator's embedded test set
 TRACK_PREFIX = "song-"
 MANIFEST = "dataset.json"

@@ -23,10 +23,14 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+import soxr
 
 from render.score import Part, Song
 
 FRAME_MS = 5.0
+# WORLD analyses speech at this rate or above: at 8 kHz its aperiodicity (D4C) is all noise and not even
+# deterministic (it read different values for the same speech in 4 of 40 runs)
+ANALYSIS_MIN_RATE = 16000
 APT_PACKAGES = ("festival", "festvox-us-slt-hts", "festvox-kallpc16k", "flite", "espeak-ng")
 
 
@@ -57,8 +61,8 @@ VOICES = (
     Voice("festival:cmu_us_slt_arctic_hts", "female", 4.0),
     Voice("festival:kal_diphone", "male", 2.0),
     Voice("flite:slt", "female", 2.0),
-    Voice("flite:rms", "male", 2.0),
-    Voice("flite:awb", "male", 1.0),
+    Voice("flite:rms", "male", 1.0),  # sings about half the notes: its speech has few voiced runs (BENCHMARKS voices)
+    Voice("flite:awb", "male", 2.0),
     Voice("flite:kal", "male", 1.0),
     Voice("espeak:en-us+f3", "female", 0.7),
     Voice("espeak:en+f4", "female", 0.7),
@@ -137,6 +141,8 @@ def _pyworld():
 def _analyse(voice: Voice, text: str) -> _Analysis:
     pyworld = _pyworld()
     audio, rate = speak(voice, text)
+    if rate < ANALYSIS_MIN_RATE:  # flite's kal speaks at 8 kHz, where WORLD's D4C finds no bands: all noise
+        audio, rate = soxr.resample(audio, rate, ANALYSIS_MIN_RATE), ANALYSIS_MIN_RATE
     audio = np.ascontiguousarray(audio / max(np.max(np.abs(audio)), 1e-9) * 0.5)
     f0, times = pyworld.dio(audio, rate, f0_floor=60.0, f0_ceil=500.0, frame_period=FRAME_MS)
     f0 = pyworld.stonemask(audio, f0, times, rate)

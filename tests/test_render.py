@@ -133,6 +133,17 @@ def test_lyrics_and_voices():
     assert {v.singer for v in voice.installed_voices()} == {"female", "male"}
 
 
+def test_an_8_khz_voice_is_analysed_at_16_khz_and_stays_periodic():
+    kal = next(v for v in voice.VOICES if v.name == "flite:kal")
+    _, rate = voice.speak(kal, "we are singing")
+    assert rate == 8000  # the case the resampling is for
+    analysis = voice._analyse(kal, "we are singing")
+    voiced = analysis.f0 > 0
+    # at 8 kHz WORLD's D4C called every frame fully aperiodic (1.0): the sung voice was a whisper
+    assert analysis.rate == voice.ANALYSIS_MIN_RATE and voiced.mean() > 0.3
+    assert np.median(analysis.ap[voiced][:, : analysis.ap.shape[1] // 4]) < 0.9
+
+
 # ------------------------------------------------------------------------------------------------- the mix
 
 

@@ -33,11 +33,8 @@ def is_temporary(path: str | os.PathLike) -> bool:
     return _TEMPORARY.match(Path(path).name) is not None
 
 
-def _writer_is_gone(path: Path) -> bool:
-    match = _TEMPORARY.match(path.name)
-    if match is None:
-        return False
-    pid = int(match["pid"])
+def process_is_gone(pid: int) -> bool:
+    """Whether no process ``pid`` runs any more (this process never counts as gone)."""
     if pid == os.getpid():
         return False
     try:
@@ -47,6 +44,11 @@ def _writer_is_gone(path: Path) -> bool:
     except PermissionError:  # alive, another user's
         return False
     return False
+
+
+def _writer_is_gone(path: Path) -> bool:
+    match = _TEMPORARY.match(path.name)
+    return match is not None and process_is_gone(int(match["pid"]))
 
 
 def remove_stale_temporaries(folder: str | os.PathLike, pattern: str = f".*{TEMP_MARK}*",

@@ -30,6 +30,7 @@ from pathlib import Path, PurePosixPath
 from tqdm import tqdm
 
 from evaluator.tracks import STEMS, TrackError, find_tracks
+from models.atomic import process_is_gone
 
 STEM_FILE_SUFFIX = ".stem.mp4"
 TRACK_FILES = ("mixture", *STEMS)
@@ -218,18 +219,6 @@ def _staging_pid(name: str, destination: Path) -> int | None:
     return int(match[1]) if match else None
 
 
-def _process_is_gone(pid: int) -> bool:
-    if pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:  # alive, another user's
-        return False
-    return False
-
-
 def remove_stale_staging(destination: Path) -> list[Path]:
     """Delete the staging folders of ``destination`` left by processes that no longer run; returns them."""
     if not destination.parent.is_dir():
@@ -237,7 +226,7 @@ def remove_stale_staging(destination: Path) -> list[Path]:
     removed = []
     for path in destination.parent.iterdir():
         pid = _staging_pid(path.name, destination)
-        if pid is not None and path.is_dir() and not path.is_symlink() and _process_is_gone(pid):
+        if pid is not None and path.is_dir() and not path.is_symlink() and process_is_gone(pid):
             shutil.rmtree(path, ignore_errors=True)
             removed.append(path)
     return removed

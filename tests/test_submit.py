@@ -286,3 +286,15 @@ def test_submit_end_to_end_with_the_real_smoke_run(project, capsys):
     assert submit_main(["real smoke", "--repo", str(repo)]) == 0
     assert '"realtime_factor"' in capsys.readouterr().out
     assert _git(remote, "tag").split() == ["submission-real-smoke"]
+
+
+def test_a_password_in_a_remote_added_by_hand_is_never_printed(project, quick_smoke, capsys):
+    repo, _ = project
+    secret = "glpat-" + "Zy9Xw8Vu7Ts6Rq5Po4Nm"
+    # unreachable (port 9, discard): ls-remote fails, and its command line is in the error
+    _git(repo, "remote", "set-url", "aicrowd", f"https://me:{secret}@127.0.0.1:9/me/kit.git")
+    assert submit_main(["x", "--repo", str(repo), "--dry-run"]) == 1
+    captured = capsys.readouterr()
+    assert "git ls-remote" in captured.err and "me:***@127.0.0.1:9" in captured.err
+    assert secret not in captured.out + captured.err
+

@@ -66,6 +66,8 @@ def read_account(config_path: Path | None = None, need_gitlab: bool = True) -> A
 
 
 def mask_token(text: str, account: Account | None = None) -> str:
-    """``text`` with any ``oauth2:<token>@`` credential (and the account's token anywhere) replaced by ``***``."""
+    """``text`` with the password of any ``user:password@`` URL credential (``oauth2:<token>@``, or one in a remote
+    added by hand) and the account's token anywhere replaced by ``***``."""
+    text = re.sub(r"(://[^:@/\s]*:)[^@/\s]+@", r"\1***@", text)
     text = re.sub(r"oauth2:[^@/\s]+@", "oauth2:***@", text)
     return text.replace(account.oauth_token, "***") if account else text

@@ -298,3 +298,13 @@ def test_a_password_in_a_remote_added_by_hand_is_never_printed(project, quick_sm
     assert "git ls-remote" in captured.err and "me:***@127.0.0.1:9" in captured.err
     assert secret not in captured.out + captured.err
 
+
+def test_ignored_weight_files_are_named_whole(project, quick_smoke, capsys):
+    repo, _ = project
+    weights = repo / "my_submission" / "weights"
+    shutil.copy(weights / "vocals.safetensors", weights / "my vocals é.safetensors")
+    (repo / ".gitignore").write_text((repo / ".gitignore").read_text() + "my vocals*\n")
+    assert submit_main(["x", "--repo", str(repo), "--dry-run"]) == 1
+    assert "git-ignored and would not reach the grader: my_submission/weights/my vocals é.safetensors" in (
+        capsys.readouterr().err)
+

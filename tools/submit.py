@@ -47,8 +47,8 @@ class SubmitError(RuntimeError):
     """A pre-flight check or a git step failed; the message says which and what to do."""
 
 
-def git(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    result = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True)
+def git(repo: Path, *args: str, check: bool = True, stdin: str | None = None) -> subprocess.CompletedProcess:
+    result = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, input=stdin)
     if check and result.returncode != 0:
         message = f"git {' '.join(args)} failed: {(result.stderr or result.stdout).strip()}"
         raise SubmitError(mask_token(message))
@@ -266,7 +266,8 @@ def check_weights_not_ignored(repo: Path) -> None:
     if not folder.is_dir():
         return
     paths = [str(p.relative_to(repo)) for p in folder.rglob("*") if p.is_file()]
-    ignored = git(repo, "check-ignore", "--", *paths, check=False).stdout.split() if paths else []
+    listed = git(repo, "check-ignore", "--stdin", "-z", check=False, stdin="\0".join(paths)).stdout if paths else ""
+    ignored = [path for path in listed.split("\0") if path]  # -z: names unquoted (spaces, non-ASCII)
     if ignored:
         raise SubmitError(f"weight files are git-ignored and would not reach the grader: {', '.join(ignored)}")
 

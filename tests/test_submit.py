@@ -308,3 +308,13 @@ def test_ignored_weight_files_are_named_whole(project, quick_smoke, capsys):
     assert "git-ignored and would not reach the grader: my_submission/weights/my vocals é.safetensors" in (
         capsys.readouterr().err)
 
+
+def test_a_file_added_then_deleted_is_no_change(project, quick_smoke, capsys):
+    repo, _ = project
+    (repo / "gone.txt").write_text("staged, then deleted\n")
+    _git(repo, "add", "gone.txt")
+    (repo / "gone.txt").unlink()  # status AD: `git add -A` leaves the commit as it was
+    (repo / "NOTES.md").write_text("new\n")
+    assert submit_main(["x", "--repo", str(repo), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "1 files to add, change or delete:\n  A NOTES.md" in out and "gone.txt" not in out

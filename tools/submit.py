@@ -75,6 +75,8 @@ def changed_files(repo: Path) -> list[tuple[str, str]]:
     changes = []
     for entry in filter(None, out.split("\0")):
         code, path = entry[:2], entry[3:]
+        if code == "AD":  # added to the index, then deleted: not in HEAD, not in the commit
+            continue
         changes.append(("A" if code == "??" or "A" in code else "D" if "D" in code else "M", path))
     return sorted(changes, key=lambda change: change[1])
 

@@ -185,6 +185,12 @@ def test_submit_refuses_secrets_unless_allowed(project, quick_smoke, capsys):
     notes.write_text("push with glpat-" + "a1B2c3D4e5F6g7H8i9J0k" + "\n")
     assert submit_main(["x", "--repo", str(repo), "--dry-run", "--allow-secret", ".env"]) == 1
     assert "docs/notes.md" in capsys.readouterr().err
+    login = repo / "aicrowd" / "config.toml"  # aicrowd-cli's login, copied into the repository
+    login.parent.mkdir()
+    login.write_text('aicrowd_api_key = "' + "0123456789abcdef" * 2 + '"\n')
+    assert submit_main(["x", "--repo", str(repo), "--dry-run", "--allow-secret", ".env"]) == 1
+    assert "aicrowd/config.toml" in capsys.readouterr().err
+    login.unlink()
     (repo / "id_ed25519.pub").write_text("ssh-ed25519 AAAA me\n")  # a public key is not a secret
     notes.unlink()
     assert submit_main(["x", "--repo", str(repo), "--dry-run", "--allow-secret", ".env"]) == 0

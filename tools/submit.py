@@ -86,9 +86,11 @@ DATA_SUFFIXES = (".wav", ".flac", ".mp3", ".m4a", ".mp4", ".ogg", ".aiff", ".zip
 SECRET_NAMES = (".env", ".env.*", "*.env", ".netrc", ".pypirc", ".git-credentials", "*.pem", "*.key", "*.p12",
                 "*.pfx", "*.keystore", "id_rsa*", "id_dsa*", "id_ecdsa*", "id_ed25519*", "*credential*",
                 "*secret*", "*token*")
-# what credentials look like inside a file: private keys, GitLab/GitHub tokens, AWS keys, a token in a git URL
+# what credentials look like inside a file: private keys, GitLab/GitHub tokens, AWS keys, a token in a git URL,
+# the login aicrowd-cli stores (its config.toml: API key and GitLab token)
 SECRET_CONTENT = re.compile(rb"-----BEGIN [A-Z ]*PRIVATE KEY-----|glpat-[0-9A-Za-z_-]{20}|gh[opsu]_[0-9A-Za-z]{36}"
-                            rb"|AKIA[0-9A-Z]{16}|oauth2:[0-9A-Za-z_-]{16,}@")
+                            rb"|AKIA[0-9A-Z]{16}|oauth2:[0-9A-Za-z_-]{16,}@"
+                            rb"|(?:aicrowd_api_key|oauth_token) *= *[\"'][0-9A-Za-z_-]{24,}")
 SECRET_SCAN_BYTES = 1024 * 1024
 
 

@@ -22,6 +22,10 @@ def save_model(model: BSRNN, path: str | os.PathLike, dtype: torch.dtype = torch
     """Write ``model``'s weights (as ``dtype``) and config to ``path`` (safetensors), atomically."""
     path = Path(path)
     tensors = {k: v.detach().to("cpu", dtype).contiguous() for k, v in model.state_dict().items()}
+    overflow = [k for k, v in tensors.items() if not v.isfinite().all() and model.state_dict()[k].isfinite().all()]
+    if overflow:
+        raise ValueError(f"{path}: {_plural(overflow)} do not fit in {str(dtype).removeprefix('torch.')} (values "
+                         "overflow to inf); store them as float32")
     metadata = {"format": FORMAT, "config": model.config.to_json()}
     with atomic_path(path) as tmp:
         save_file(tensors, tmp, metadata=metadata)

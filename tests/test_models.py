@@ -254,6 +254,11 @@ def test_fp16_weight_file_loads_as_fp32(tmp_path):
     for name, value in loaded.state_dict().items():
         assert value.dtype == torch.float32
         torch.testing.assert_close(value, model.state_dict()[name].half().float())
+    with torch.no_grad():
+        next(model.parameters())[0] = 1e5  # beyond fp16's largest value (65504)
+    with pytest.raises(ValueError, match=r"do not fit in float16 \(values overflow to inf\); store them as float32"):
+        save_model(model, tmp_path / "big.safetensors", torch.float16)
+    assert not (tmp_path / "big.safetensors").exists()
 
 
 def test_deeply_nested_config_is_a_clear_error(tmp_path):

@@ -14,23 +14,47 @@ On a GPU the CPU time says nothing about the work, so wall time is judged there.
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 LOAD_MARGIN = 1.3
 LOAD_SLACK = 0.05  # seconds
 OVERLOAD_OTHER_CORES = 1.0  # other processes' load (cores) at which a measurement is not judged
 
 
+CGROUP = Path("/sys/fs/cgroup")
+
+
+def cgroup_cpu_limit(root: Path = CGROUP) -> float | None:
+    """The cores' worth of CPU time a CPU quota grants (``docker run --cpus N``: cgroup v2 ``cpu.max``, else v1
+    ``cpu.cfs_quota_us``); None without a quota. A quota leaves the CPU affinity at every core of the host."""
+    for quota_file, period_file in (("cpu.max", None), ("cpu/cpu.cfs_quota_us", "cpu/cpu.cfs_period_us")):
+        try:
+            fields = (root / quota_file).read_text().split()
+            if period_file is not None:
+                fields.append((root / period_file).read_text().strip())
+            quota, period = float(fields[0]), float(fields[1])
+        except (OSError, ValueError, IndexError):  # no such file, or "max" (no quota)
+            continue
+        return quota / period if quota > 0 and period > 0 else None
+    return None
+
+
 def available_cores() -> int:
-    """The cores this process may run on (its CPU affinity), at most torch's intra-op thread count."""
+    """The cores this process may run on (its CPU affinity, at most a CPU quota rounded up), at most torch's
+    intra-op thread count."""
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         cores = os.cpu_count() or 1
+    limit = cgroup_cpu_limit()
+    if limit is not None:
+        cores = min(cores, math.ceil(limit))
     try:
         import torch
 

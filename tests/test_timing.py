@@ -9,7 +9,7 @@ import pytest
 
 from evaluator.harness import TrackResult
 from evaluator.report import timing_lines
-from models.timing import Timing, measure
+from models.timing import Timing, available_cores, cgroup_cpu_limit, measure
 
 
 def test_an_idle_measurement_is_judged_by_wall_time():
@@ -94,3 +94,21 @@ def test_smoke_reports_cpu_time_and_warm_up(monkeypatch):
     report = run(1.0, time_factor=100.0)
     assert {"warm_up_seconds", "cpu_seconds", "cores", "loaded", "judged_seconds"} <= set(report)
     assert report["realtime_factor"] == pytest.approx(report["judged_seconds"], abs=1e-3)
+
+
+def test_a_cpu_quota_limits_the_cores(tmp_path, monkeypatch):
+    # docker run --cpus 2 on an 8-core host: the affinity still lists 8 cores, the quota grants 2 cores' time
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(8)))
+    monkeypatch.setattr("torch.get_num_threads", lambda: 8)
+    (tmp_path / "cpu.max").write_text("200000 100000\n")
+    monkeypatch.setattr("models.timing.cgroup_cpu_limit", lambda: cgroup_cpu_limit(tmp_path))
+    assert available_cores() == 2
+    (tmp_path / "cpu.max").write_text("max 100000\n")
+    assert cgroup_cpu_limit(tmp_path) is None and available_cores() == 8
+    (tmp_path / "cpu.max").unlink()
+    (tmp_path / "cpu").mkdir()
+    (tmp_path / "cpu" / "cpu.cfs_quota_us").write_text("150000\n")  # cgroup v1, --cpus 1.5
+    (tmp_path / "cpu" / "cpu.cfs_period_us").write_text("100000\n")
+    assert cgroup_cpu_limit(tmp_path) == 1.5 and available_cores() == 2
+    (tmp_path / "cpu" / "cpu.cfs_quota_us").write_text("-1\n")
+    assert cgroup_cpu_limit(tmp_path) is None

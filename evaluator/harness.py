@@ -54,6 +54,7 @@ class TrackResult:
     cores: int = 1
     cpu_bound: bool = True
     load_average: float | None = None
+    other_cores: float | None = None  # other processes' CPU use during the separation, in cores
     files: dict[str, list[int]] = field(default_factory=dict)  # the track's files scored: name -> [size, mtime_ns]
     scored_at: str = ""  # when (UTC, ISO 8601)
     cached: bool = field(default=False, compare=False)  # read back from an earlier run, not measured now
@@ -61,7 +62,7 @@ class TrackResult:
     @property
     def timing(self) -> Timing:
         cpu = self.seconds * self.cores if self.cpu_seconds is None else self.cpu_seconds
-        return Timing(self.seconds, cpu, self.cores, self.cpu_bound, self.load_average)
+        return Timing(self.seconds, cpu, self.cores, self.cpu_bound, self.load_average, self.other_cores)
 
     @property
     def judged_seconds(self) -> float:
@@ -206,7 +207,7 @@ def evaluate(tracks: Sequence[Track], outputs: Path, make_model: Callable[[], ob
                                                     chunk_backend)
         result = TrackResult(track.name, track.duration, timing.wall, time_factor * track.duration, memory.peak,
                              memory.growth, global_scores, museval_scores, run, timing.cpu, timing.cores,
-                             timing.cpu_bound, timing.load_average, files,
+                             timing.cpu_bound, timing.load_average, timing.other_cores, files,
                              datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
         write_text(scores_path, json.dumps(result.to_dict(), indent=2) + "\n")
         if result.over_time and progress:

@@ -5,10 +5,12 @@ other processes take the cores and stretch it. The process's CPU time (all its t
 that: divided by the cores the work can use (the available cores, at most torch's thread count) it is the
 wall time an unloaded machine would show. A measurement counts as *loaded* when wall time exceeds that
 estimate by more than 30 % (plus 50 ms); the judged time is then the estimate, otherwise the wall time.
-When other processes keep at least one more core busy than the machine has free (load average minus this work's
-own threads >= 1), CPU time inflates too (threads wait and contend for caches: a 5 s smoke run measured 22 s of
-CPU at load 7.4 on 2 cores, against 4 s quiet): such a measurement is *overloaded* and no time verdict is drawn
-from it; the tools say so and ask for a rerun on a quiet machine instead of failing a submission.
+When other processes keep at least one core busy during the measurement (the machine's busy CPU time from
+``/proc/stat`` minus this process's, per second of wall time; the 1-minute load average minus this work's threads
+where ``/proc/stat`` is missing), CPU time inflates too (threads wait and contend for caches: a 5 s smoke run
+measured 22 s of CPU at load 7.4 on 2 cores, against 4 s quiet): such a measurement is *overloaded* and no time
+verdict is drawn from it; the tools say so and ask for a rerun on a quiet machine instead of failing a
+submission. (In a container ``/proc/stat`` and the load average are the host's.)
 On a GPU the CPU time says nothing about the work, so wall time is judged there.
 """
 
@@ -24,7 +26,8 @@ from pathlib import Path
 
 LOAD_MARGIN = 1.3
 LOAD_SLACK = 0.05  # seconds
-OVERLOAD_OTHER_CORES = 1.0  # other processes' load (cores) at which a measurement is not judged
+OVERLOAD_OTHER_CORES = 1.0  # other processes' CPU use (cores) at which a measurement is not judged
+PROC_STAT = Path("/proc/stat")
 
 
 CGROUP = Path("/sys/fs/cgroup")
@@ -64,16 +67,28 @@ def available_cores() -> int:
     return max(1, cores)
 
 
+def machine_busy_seconds(path: Path = PROC_STAT) -> float | None:
+    """CPU seconds all cores of the machine have spent busy since boot (``/proc/stat``), None where unknown."""
+    try:
+        fields = path.read_text().split("\n", 1)[0].split()
+        user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in fields[1:9])
+    except (OSError, ValueError, IndexError):
+        return None
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
 @dataclass
 class Timing:
     """One measurement: ``wall`` and process ``cpu`` seconds, the ``cores`` the work could use, whether the work
-    ran on the CPU (``cpu_bound``), and the 1-minute load average at its end (None where unknown)."""
+    ran on the CPU (``cpu_bound``), the 1-minute load average at its end, and the cores' worth of CPU time other
+    processes used during it (``other_cores``; None where unknown)."""
 
     wall: float = 0.0
     cpu: float = 0.0
     cores: int = field(default_factory=available_cores)
     cpu_bound: bool = True
     load_average: float | None = None
+    other_cores: float | None = None
 
     @property
     def unloaded_estimate(self) -> float:
@@ -88,8 +103,11 @@ class Timing:
     @property
     def overloaded(self) -> bool:
         """Loaded beyond what CPU time corrects for: the time is not judged at all (see the module's docstring)."""
-        return (self.loaded and self.load_average is not None
-                and self.load_average - self.cores >= OVERLOAD_OTHER_CORES)
+        if not self.loaded:
+            return False
+        if self.other_cores is not None:
+            return self.other_cores >= OVERLOAD_OTHER_CORES
+        return self.load_average is not None and self.load_average - self.cores >= OVERLOAD_OTHER_CORES
 
     def over(self, limit: float) -> bool:
         """Whether the judged time exceeds ``limit`` on a measurement that can say so (never when overloaded)."""
@@ -105,6 +123,8 @@ class Timing:
         text = f"{self.wall:.2f} s wall, {self.cpu:.2f} s CPU on {self.cores} core(s)"
         if self.loaded:
             load = f", load average {self.load_average:.1f}" if self.load_average is not None else ""
+            if self.other_cores is not None:
+                load += f", other processes using {self.other_cores:.1f} cores"
             text += (f"; the machine was loaded{load}: judged by CPU time per core, "
                      f"{self.unloaded_estimate:.2f} s")
             if self.overloaded:
@@ -116,12 +136,15 @@ class Timing:
 def measure(cpu_bound: bool = True) -> Iterator[Timing]:
     """Time the block: ``with measure() as t: ...``; ``t`` is filled in when the block ends."""
     timing = Timing(cpu_bound=cpu_bound)
-    wall, cpu = time.perf_counter(), time.process_time()
+    wall, cpu, busy = time.perf_counter(), time.process_time(), machine_busy_seconds()
     try:
         yield timing
     finally:
         timing.wall = time.perf_counter() - wall
         timing.cpu = time.process_time() - cpu
+        busy_end = machine_busy_seconds()
+        if busy is not None and busy_end is not None and timing.wall > 0:
+            timing.other_cores = max(0.0, busy_end - busy - timing.cpu) / timing.wall
         try:
             timing.load_average = os.getloadavg()[0]
         except (AttributeError, OSError):

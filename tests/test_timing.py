@@ -38,6 +38,31 @@ def test_an_overloaded_measurement_is_not_judged_at_all():
     assert "not judged against the time limit: song" in timing_lines([result])
 
 
+def test_other_processes_cpu_use_decides_over_the_lagging_load_average(tmp_path):
+    from models.timing import machine_busy_seconds
+
+    stat = tmp_path / "stat"
+    stat.write_text("cpu  100 20 30 5000 7 1 2 3 0 0\ncpu0 50 10 15 2500 3 0 1 1 0 0\n")
+    assert machine_busy_seconds(stat) == pytest.approx(156 / os.sysconf("SC_CLK_TCK"))
+    assert machine_busy_seconds(tmp_path / "missing") is None
+    # measured busy time wins over the load average, which lags by a minute
+    assert not Timing(wall=62.6, cpu=22.1, cores=2, load_average=7.4, other_cores=0.2).overloaded
+    assert Timing(wall=62.6, cpu=22.1, cores=2, load_average=0.5, other_cores=1.5).overloaded
+
+
+def test_measure_counts_the_cores_another_process_keeps_busy():
+    import subprocess
+    import sys
+
+    spin = "import time\nend = time.time() + 1.0\nwhile time.time() < end: pass\n"
+    with measure() as timing:  # two spinning processes while this one waits: about two cores' worth
+        spinners = [subprocess.Popen([sys.executable, "-c", spin]) for _ in range(2)]
+        for spinner in spinners:
+            spinner.wait()
+    assert timing.other_cores is not None and timing.other_cores > 1.2
+    assert timing.loaded and timing.overloaded  # this process slept: all of the wall time was the others'
+
+
 def test_measure_sees_a_sleeping_block_as_loaded_and_a_busy_one_as_not():
     with measure() as sleeping:
         time.sleep(0.3)  # wall time with no CPU time: what another process taking the cores looks like

@@ -313,6 +313,20 @@ def test_an_archive_writing_outside_its_folder_is_refused(tmp_path, kind, member
     assert archive.exists()  # the user's file is never removed
 
 
+@pytest.mark.parametrize("link", ["symbolic", "hard"])
+def test_a_tar_with_links_is_refused(tmp_path, link, capsys):
+    archive = tmp_path / "links.tar"
+    with tarfile.open(archive, "w") as tf:
+        info = tarfile.TarInfo("set/track/mixture.wav")
+        info.type = tarfile.SYMTYPE if link == "symbolic" else tarfile.LNKTYPE
+        info.linkname = "other.wav"  # inside the folder: the data filter alone would let it through
+        tf.addfile(info)
+    dest = tmp_path / "data" / "set"
+    assert cli(["labelnoise", "--archive", str(archive), "--dest", str(dest)]) == 1
+    assert "holds a link, 'set/track/mixture.wav'; refusing to unpack it" in capsys.readouterr().err
+    assert not dest.exists()
+
+
 @pytest.mark.parametrize("cut", ["tail lost", "middle lost"])
 def test_a_truncated_archive_is_reported_as_incomplete(tmp_path, labelnoise_zip, fake_aicrowd, login, capsys, cut):
     data = labelnoise_zip.read_bytes()

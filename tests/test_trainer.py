@@ -400,6 +400,15 @@ def test_keeping_freed_memory_in_training_is_opt_in(tmp_path, monkeypatch):
     assert calls == [True]
 
 
+def test_no_lightning_model_summary_table(tmp_path):
+    from lightning.pytorch.callbacks import ModelSummary
+
+    from train.__main__ import build_trainer
+
+    trainer = build_trainer(tiny(tmp_path))  # its table ends in "Total FLOPs: 0" (issue 11)
+    assert not any(isinstance(c, ModelSummary) for c in trainer.callbacks)
+
+
 def test_final_lines_name_the_best_checkpoint_and_the_export_command(resumed_runs):
     from train.__main__ import final_lines
 

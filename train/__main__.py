@@ -205,6 +205,7 @@ def build_trainer(config: ExperimentConfig, callbacks: Sequence[Callback] = ()) 
         check_val_every_n_epoch=valid.every_epochs, num_sanity_val_steps=run.sanity_val_tracks,
         log_every_n_steps=run.log_every_steps, logger=TensorBoardLogger(out, name="logs", version=""),
         callbacks=all_callbacks, enable_progress_bar=run.progress_bar, deterministic=run.deterministic,
+        enable_model_summary=False,  # its table ends in "Total FLOPs: 0" (rich's version too); run() prints one line
         use_distributed_sampler=False,  # train.loader splits the items across processes itself
         default_root_dir=out,
     )
@@ -221,6 +222,10 @@ def run(config: ExperimentConfig, train_set: EpochDataset | None = None, valid_t
     if resume is None and config.trainer.init_weights:  # a resumed run continues from its checkpoint instead
         start_from(module.model, config.trainer.init_weights)
     trainer = build_trainer(config, callbacks)
+    if trainer.is_global_zero:
+        params = sum(p.numel() for p in module.model.parameters())
+        print(f"{config.name}: {params / 1e6:.2f} M parameters, targets {module.model.targets}, into {config.out_dir}"
+              + (f", resuming from {resume}" if resume else ""), flush=True)
     try:
         with contextlib.suppress(SIGTERMException, StopRequested):  # raised after SaveOnStop saved last.ckpt
             trainer.fit(module, ckpt_path=resume, weights_only=True)

@@ -192,6 +192,7 @@ def test_submit_refuses_secrets_unless_allowed(project, quick_smoke, capsys):
     assert "aicrowd/config.toml" in capsys.readouterr().err
     login.unlink()
     (repo / "id_ed25519.pub").write_text("ssh-ed25519 AAAA me\n")  # a public key is not a secret
+    (repo / "tokenizer.py").write_text("def split(text): return text.split()\n")  # code is scanned, not named
     notes.unlink()
     assert submit_main(["x", "--repo", str(repo), "--dry-run", "--allow-secret", ".env"]) == 0
 
@@ -220,7 +221,11 @@ def test_dry_run_lists_every_file_and_plans_lfs_tracking(project, quick_smoke, c
     (repo / "NOTES.md").write_text("new\n")
     (repo / "requirements.txt").write_text("torch==2.13.0\n")
     (repo / "my_submission" / "weights" / "bass.safetensors").unlink()
+    os.utime(repo / "aicrowd.json", ns=(1, 1))  # a stat change that plain `git status` would write into the index
+    index = repo / ".git" / "index"
+    index_before = (index.read_bytes(), index.stat().st_mtime_ns)
     assert submit_main(["v2", "--repo", str(repo), "--dry-run"]) == 0
+    assert (index.read_bytes(), index.stat().st_mtime_ns) == index_before  # a dry run does not touch the index
     out = capsys.readouterr().out
     listing = out[out.index("ok: smoke"):out.index("dry run")]
     assert "5 files to add, change or delete" in listing

@@ -71,7 +71,9 @@ def files_to_commit(repo: Path) -> list[str]:
 
 def changed_files(repo: Path) -> list[tuple[str, str]]:
     """``(status, path)`` for every file ``git add -A`` would add (A), change (M) or delete (D)."""
-    out = git(repo, "status", "--porcelain=v1", "-z", "--untracked-files=all", "--no-renames").stdout
+    # --no-optional-locks: a dry run must not even refresh the index's stat cache
+    out = git(repo, "--no-optional-locks", "status", "--porcelain=v1", "-z", "--untracked-files=all",
+              "--no-renames").stdout
     changes = []
     for entry in filter(None, out.split("\0")):
         code, path = entry[:2], entry[3:]
@@ -86,6 +88,8 @@ DATA_SUFFIXES = (".wav", ".flac", ".mp3", ".m4a", ".mp4", ".ogg", ".aiff", ".zip
 SECRET_NAMES = (".env", ".env.*", "*.env", ".netrc", ".pypirc", ".git-credentials", "*.pem", "*.key", "*.p12",
                 "*.pfx", "*.keystore", "id_rsa*", "id_dsa*", "id_ecdsa*", "id_ed25519*", "*credential*",
                 "*secret*", "*token*")
+# source code is named after what it handles (tokenizer.py, secrets.md): its names pass, its content is scanned
+CODE_SUFFIXES = (".py", ".ipynb", ".md", ".rst")
 # what credentials look like inside a file: private keys, GitLab/GitHub tokens, AWS keys, a token in a git URL,
 # the login aicrowd-cli stores (its config.toml: API key and GitLab token)
 SECRET_CONTENT = re.compile(rb"-----BEGIN [A-Z ]*PRIVATE KEY-----|glpat-[0-9A-Za-z_-]{20}|gh[opsu]_[0-9A-Za-z]{36}"
@@ -102,7 +106,7 @@ def looks_like_data(path: str) -> bool:
 def looks_like_secret(repo: Path, path: str) -> bool:
     """A credential file by its name, or a small file that contains a private key or an access token."""
     name = Path(path).name.lower()
-    if not name.endswith(".pub") and any(fnmatch.fnmatch(name, pattern) for pattern in SECRET_NAMES):
+    if not name.endswith((".pub", *CODE_SUFFIXES)) and any(fnmatch.fnmatch(name, pattern) for pattern in SECRET_NAMES):
         return True
     file = repo / path
     return file.stat().st_size <= SECRET_SCAN_BYTES and SECRET_CONTENT.search(file.read_bytes()) is not None

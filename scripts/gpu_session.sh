@@ -8,8 +8,11 @@
 # Then: unpacks the songs into the MUSDB18-HQ layout, trains the configs named in SIZES side by side on the one GPU
 # for MINUTES each, exports each run's best checkpoint as fp16 safetensors split into 15 MB parts, and leaves
 # everything worth keeping in $OUT (logs, result.yaml, validation curves, the GPU check table).
+# Optional: INIT=FILE starts every run from those weights (fine-tuning; carry the bundled file exported as fp16),
+# BATCH and WORKERS set optim.batch_size and data.num_workers (lr follows the batch: lr x batch / 16).
 #
 #   OUT=/tmp/out MINUTES=6 SIZES="small large" bash scripts/gpu_session.sh
+#   OUT=/tmp/out MINUTES=11 SIZES=small INIT=.gpu/init.safetensors BATCH=32 WORKERS=14 bash scripts/gpu_session.sh
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/gpu-session-out}
@@ -18,6 +21,10 @@ SIZES=${SIZES:-small large}
 CHECK_SECONDS=${CHECK_SECONDS:-150}
 DATA=${DATA:-/tmp/gpu-data}
 ACCELERATOR=${ACCELERATOR:-gpu}  # cpu: a local rehearsal of this script (with SKIP_WHEELS=1)
+WORKERS=${WORKERS:-6}
+extra=()
+[ -n "${INIT:-}" ] && extra+=("trainer.init_weights=$INIT")
+[ -n "${BATCH:-}" ] && extra+=("optim.batch_size=$BATCH")
 mkdir -p "$OUT" "$OUT/logs"
 export PYTHONUNBUFFERED=1
 step() { echo "[gpu_session $(date +%T)] $*"; }
@@ -54,8 +61,8 @@ for size in $SIZES; do
   # a hard stop shortly after max_minutes, so that the export below always runs inside the session
   timeout -s INT "$(python3 -c "print(int($MINUTES * 60 + 75))")" \
     python3 -m train --config "train/configs/rendered/$size.yaml" "out_dir=runs/gpu-$size" data.kind=musdb18hq \
-    "data.root=$DATA" "data.valid_tracks=$valid_list" data.num_workers=6 "trainer.accelerator=$ACCELERATOR" \
-    "trainer.max_minutes=$MINUTES" > "$OUT/logs/train-$size.log" 2>&1 &
+    "data.root=$DATA" "data.valid_tracks=$valid_list" "data.num_workers=$WORKERS" "trainer.accelerator=$ACCELERATOR" \
+    "trainer.max_minutes=$MINUTES" "${extra[@]}" > "$OUT/logs/train-$size.log" 2>&1 &
   pids+=($!)
 done
 for pid in "${pids[@]}"; do wait "$pid"; done

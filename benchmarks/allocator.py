@@ -173,6 +173,13 @@ def main(argv: list[str] | None = None) -> None:
     if args.jemalloc is not None and not args.jemalloc.is_file():
         parser.error(f"--jemalloc: {args.jemalloc} is not a file (Debian: apt install libjemalloc2, then "
                      "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2)")
+    if "training" in modes:
+        from train.config import load_config
+
+        try:
+            load_config(args.config, args.set)
+        except (OSError, ValueError) as e:
+            parser.error(f"--config {args.config}: {e}")
     if args.worker is not None:
         import torch
 

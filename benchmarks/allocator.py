@@ -170,6 +170,14 @@ def main(argv: list[str] | None = None) -> None:
     targets = args.targets.split(",")
     if not targets or any(t not in INSTRUMENTS for t in targets):
         parser.error(f"--targets: expected some of {INSTRUMENTS}, got {args.targets!r}")
+    if args.worker is not None:
+        import torch
+
+        torch.set_num_threads(args.threads)
+        print(json.dumps(worker(args.worker, args.keep, args.seconds, args.steps, targets, args.config,
+                                args.set)))
+        return
+    # checked once here, before any run; a worker gets arguments its parent checked
     if args.jemalloc is not None and not args.jemalloc.is_file():
         parser.error(f"--jemalloc: {args.jemalloc} is not a file (Debian: apt install libjemalloc2, then "
                      "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2)")
@@ -180,13 +188,6 @@ def main(argv: list[str] | None = None) -> None:
             load_config(args.config, args.set)
         except (OSError, ValueError) as e:
             parser.error(f"--config {args.config}: {e}")
-    if args.worker is not None:
-        import torch
-
-        torch.set_num_threads(args.threads)
-        print(json.dumps(worker(args.worker, args.keep, args.seconds, args.steps, targets, args.config,
-                                args.set)))
-        return
     print(f"{describe_machine()}; {args.threads} threads per run", flush=True)
     allocators = ALLOCATORS if args.jemalloc else ALLOCATORS[:2]
     results: dict[tuple[str, str], list[dict]] = {}

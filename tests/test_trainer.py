@@ -418,6 +418,20 @@ def test_final_lines_name_the_best_checkpoint_and_the_export_command(resumed_run
     assert f"python -m train.export {whole} my_submission/weights/" in lines
 
 
+def test_max_minutes_counts_this_commands_time_not_the_resumed_runs(tmp_path, capsys):
+    """A resumed run gets ``trainer.max_minutes`` again: resuming a run that took longer trains on."""
+    from train.__main__ import main
+
+    argv = ["--config", str(TINY), *FAST, f"out_dir={tmp_path}", "data.samples_per_epoch=64",
+            "trainer.max_minutes=0.0001"]
+    main(argv)
+    first = torch.load(last_checkpoint(tmp_path), weights_only=True)["global_step"]
+    assert "reached trainer.max_minutes=0.0001; run the same command" in capsys.readouterr().out
+    main(argv)
+    assert torch.load(last_checkpoint(tmp_path), weights_only=True)["global_step"] > first
+    assert "reached trainer.max_minutes=0.0001" in capsys.readouterr().out
+
+
 def test_init_weights_start_a_fresh_run_but_not_a_resumed_one(tmp_path):
     """``trainer.init_weights``: a fresh run starts from the file's weights; another config is refused."""
     source = build_model(tiny(tmp_path / "a").model)

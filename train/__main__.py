@@ -33,6 +33,7 @@ from lightning.pytorch.callbacks import (
     EMAWeightAveraging,
     LearningRateMonitor,
     ModelCheckpoint,
+    Timer,
     TQDMProgressBar,
 )
 from lightning.pytorch.loggers import TensorBoardLogger
@@ -131,6 +132,14 @@ class ValidateAtMaxSteps(Callback):
             trainer.should_stop = True
 
 
+class CommandTimer(Timer):
+    """``trainer.max_minutes``, counted from this command's start: a resumed run gets the whole budget again.
+    (Lightning's own timer adds the time of the attempts before, so resuming a run past it stopped at once.)"""
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Ignore the time the checkpoint's attempts took."""
+
+
 class StepCheckpoint(ModelCheckpoint):
     """``last.ckpt`` every N steps, except on a step that a validation follows (an epoch's last, or the one that
     stops the run): the checkpoint written after that validation takes its place. Lightning resumes a checkpoint of
@@ -197,10 +206,11 @@ def build_trainer(config: ExperimentConfig, callbacks: Sequence[Callback] = ()) 
         all_callbacks.append(TQDMProgressBar())
     if run.ema_decay is not None:
         all_callbacks.append(EMAWeightAveraging(decay=run.ema_decay))
+    if run.max_minutes is not None:
+        all_callbacks.append(CommandTimer(duration=timedelta(minutes=run.max_minutes)))
     return pl.Trainer(
         accelerator=run.accelerator, devices=run.devices, num_nodes=run.num_nodes, strategy=run.strategy,
         precision=run.precision, max_epochs=optim.epochs, max_steps=optim.max_steps or -1,
-        max_time=None if run.max_minutes is None else timedelta(minutes=run.max_minutes),
         gradient_clip_val=optim.clip, gradient_clip_algorithm="norm", accumulate_grad_batches=optim.accumulate,
         check_val_every_n_epoch=valid.every_epochs, num_sanity_val_steps=run.sanity_val_tracks,
         log_every_n_steps=run.log_every_steps, logger=TensorBoardLogger(out, name="logs", version=""),
@@ -301,6 +311,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RunFolderLocked as e:
         sys.exit(f"python -m train: {e}")
     stopped = any(isinstance(c, SaveOnStop) and c.stop_signal is not None for c in trainer.callbacks)
+    out_of_time = any(isinstance(c, CommandTimer) and c.time_remaining() <= 0 for c in trainer.callbacks)
+    if out_of_time and not stopped:
+        print(f"reached trainer.max_minutes={config.trainer.max_minutes:g}; run the same command to train on "
+              f"from {config.out_dir}/checkpoints/last.ckpt")
     print(f"stopped; run the same command to resume from {config.out_dir}/checkpoints/last.ckpt" if stopped
           else final_lines(Path(config.out_dir)))
     return 0

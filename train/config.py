@@ -171,13 +171,14 @@ class TrainerConfig:
     process is asked to stop (Ctrl-C, SIGTERM); ``ema_decay`` keeps an exponential moving average of the
     weights, used for validation and saved as the checkpoint's weights (None: off). ``sanity_val_tracks``
     validation tracks are run before training to catch errors early (0: skip). ``max_minutes`` stops training
-    after that much wall time (the checkpoints and ``result.yaml`` are written as at any other end; None: no
-    limit). ``init_weights``: a weight file of this kit (``train.export`` output, e.g. the bundled weights) to
-    start from instead of random weights: fine-tuning. Its config must match ``model`` (a resumed run continues
-    from its checkpoint instead). ``keep_freed_memory``: glibc keeps freed memory for reuse
-    (``models.allocator.keep_freed_memory``, as inference always does): on CPU a training step of the seed's
-    vocals model ran 1.5x faster with it, and its peak memory grew from 7.2 to 12.0 GB (BENCHMARKS.md,
-    allocator), so it is off by default: turn it on where memory allows.
+    after that much wall time of this command (a resumed run gets it again; the checkpoints and ``result.yaml``
+    are written as at any other end; None: no limit). ``init_weights``: a weight file of this kit
+    (``train.export`` output, e.g. the bundled weights) to start from instead of random weights: fine-tuning.
+    Its config must match ``model`` (a resumed run continues from its checkpoint instead).
+    ``keep_freed_memory``: glibc keeps freed memory for reuse (``models.allocator.keep_freed_memory``, as
+    inference always does): on CPU a training step of the seed's vocals model ran 1.5x faster with it, and its
+    peak memory grew from 7.2 to 12.0 GB (BENCHMARKS.md, allocator), so it is off by default: turn it on where
+    memory allows.
     """
 
     accelerator: str = "auto"

@@ -4,7 +4,16 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from train.augment import augment_stem, mix_without_clipping, random_channel_swap, random_drop, random_gain
+from train.augment import (
+    augment_stem,
+    mix_without_clipping,
+    random_channel_swap,
+    random_drop,
+    random_eq,
+    random_gain,
+    repitch,
+    repitch_frames,
+)
 
 DRAWS = 20000
 
@@ -118,3 +127,51 @@ def test_mix_without_clipping_keeps_quiet_mixes_and_catches_a_loud_stem():
     mixture, out = mix_without_clipping(loud)
     assert np.abs(out).max() <= 1.0 and np.abs(out).max() > 0.999
     np.testing.assert_array_equal(mixture, out.sum(axis=0))
+
+
+def band_gains_db(before: np.ndarray, after: np.ndarray, bands: int = 24) -> np.ndarray:
+    """Energy ratio after/before in dB, per channel, in ``bands`` bands spaced evenly in log frequency."""
+    spec_b, spec_a = (np.abs(np.fft.rfft(x, axis=-1)) ** 2 for x in (before, after))
+    edges = np.unique(np.geomspace(spec_b.shape[-1] // 1000 + 1, spec_b.shape[-1], bands + 1).astype(int))
+    return np.stack([10 * np.log10(spec_a[:, lo:hi].sum(-1) / spec_b[:, lo:hi].sum(-1))
+                     for lo, hi in zip(edges[:-1], edges[1:])], axis=-1)
+
+
+def test_random_eq_stays_within_its_range_and_colours_both_channels_alike():
+    noise = np.random.default_rng(0).standard_normal((2, 44100)).astype(np.float32)
+    spreads = []
+    for seed in range(20):
+        coloured = random_eq(noise, np.random.default_rng(seed), 6.0)
+        assert coloured.dtype == np.float32 and coloured.shape == noise.shape
+        gains = band_gains_db(noise, coloured)
+        assert np.all(np.abs(gains) <= 6.0 + 0.1)
+        transfer = np.fft.rfft(coloured, axis=-1) / np.fft.rfft(noise, axis=-1)
+        np.testing.assert_allclose(transfer[0], transfer[1], rtol=1e-3, atol=1e-3)  # one curve for both channels
+        spreads.append(np.ptp(gains[0]))
+    assert np.median(spreads) > 3.0  # it does colour: the band gains differ by several dB
+    np.testing.assert_allclose(random_eq(noise, np.random.default_rng(1), 0.0), noise, atol=1e-5)
+    np.testing.assert_array_equal(random_eq(noise, np.random.default_rng(3), 6.0),
+                                  random_eq(noise, np.random.default_rng(3), 6.0))
+
+
+@pytest.mark.parametrize("semitones", [-12.0, -2.0, 2.0, 7.0])
+def test_repitch_moves_a_tone_by_the_semitones_asked(semitones):
+    rate, frames, freq = 8000, 8000, 440.0
+    read = repitch_frames(frames, semitones)
+    tone = np.sin(2 * np.pi * freq * np.arange(read) / rate)[None].repeat(2, 0).astype(np.float32)
+    out = repitch(tone, frames)
+    assert out.shape == (2, frames) and out.dtype == np.float32
+    peak_hz = np.argmax(np.abs(np.fft.rfft(out[0] * np.hanning(frames)))) * rate / frames
+    assert peak_hz == pytest.approx(freq * 2 ** (semitones / 12), abs=2.0)
+    assert repitch(tone, read) is tone  # no shift: the excerpt itself
+
+
+def test_augment_stem_with_eq_draws_after_the_recipes_three_numbers():
+    stem = np.random.default_rng(0).standard_normal((2, 1000)).astype(np.float32)
+    plain, coloured = np.random.default_rng(5), np.random.default_rng(5)
+    a = augment_stem(stem, plain, 10, 0.0, 0.0)
+    b = augment_stem(stem, coloured, 10, 0.0, 0.0, eq_db=6.0)
+    assert not np.allclose(a, b)
+    # the same gain was drawn first: the equaliser only recoloured it (the overall level is close)
+    assert abs(10 * np.log10(np.sum(b ** 2) / np.sum(a ** 2))) < 6.0
+    assert plain.random() != coloured.random()  # and it drew numbers of its own after that

@@ -53,6 +53,8 @@ def musdb18hq_root(tmp_path, make_track_folder):
     (dict(drop_prob=1.5), "drop_prob"),
     (dict(swap_prob=-0.1), "swap_prob"),
     (dict(gain_db=-1), "gain_db"),
+    (dict(eq_db=-3), "eq_db"),
+    (dict(pitch_semitones=13), "pitch_semitones"),
     (dict(num_workers=-1), "num_workers"),
     (dict(valid_limit=0), "valid_limit"),
     (dict(sad="yes"), "sad"),
@@ -122,6 +124,20 @@ def test_items_depend_only_on_seed_epoch_and_index(tmp_path, musdb18hq_root):
             torch.testing.assert_close(sources[j], a[4 * k + j][1], rtol=0, atol=0)
     with pytest.raises(IndexError):
         a[16]
+
+
+def test_timbre_augmentations_keep_items_reproducible_and_the_mixture_a_sum(tmp_path, musdb18hq_root):
+    plain = config(tmp_path, kind="musdb18hq", root=str(musdb18hq_root), sad=False)
+    timbre = config(tmp_path, kind="musdb18hq", root=str(musdb18hq_root), sad=False, eq_db=6.0, pitch_semitones=2.0)
+    a, _ = build_datasets(timbre, STEMS, RATE, seed=4)
+    b, _ = build_datasets(timbre, STEMS, RATE, seed=4)
+    p, _ = build_datasets(plain, STEMS, RATE, seed=4)
+    for i in (0, 5, 11):
+        mixture, sources = a[i]
+        assert mixture.shape == (2, RATE) and sources.shape == (4, 2, RATE)
+        torch.testing.assert_close(mixture, sources.sum(0))
+        torch.testing.assert_close(b[i][0], mixture, rtol=0, atol=0)
+        assert not torch.allclose(p[i][0], mixture)
 
 
 def test_in_memory_cache_gives_the_same_items(tmp_path, musdb18hq_root):

@@ -44,7 +44,9 @@ class DataConfig:
     sad: source activity detection on (the paper) or off (uniform excerpts); its index is cached in
         ``sad_cache`` (default ``.cache/sad/<kind>-<hash of root>.json`` in the repo, ``evaluator.cache``).
     cache_audio: hold every training stem in memory (float32: about 340 MB per 4-minute stereo track).
-    gain_db / drop_prob / swap_prob: the augmentations.
+    gain_db / drop_prob / swap_prob: the paper's augmentations (random gain in dB, silence, left/right swap).
+    eq_db / pitch_semitones: timbre augmentations, 0 = off (the paper): a random smooth equaliser of up to
+        +-``eq_db`` dB and a random pitch shift of up to +-``pitch_semitones`` (by resampling) on every stem.
     num_workers: DataLoader worker processes for the training set.
     synthetic_*: size, track length (s) and seed of the generated set.
     valid_limit: use only the first N validation tracks.
@@ -60,6 +62,8 @@ class DataConfig:
     gain_db: float = 10.0
     drop_prob: float = 0.1
     swap_prob: float = 0.5
+    eq_db: float = 0.0
+    pitch_semitones: float = 0.0
     num_workers: int = 0
     synthetic_tracks: int = 16
     synthetic_valid_tracks: int = 2
@@ -93,8 +97,12 @@ class DataConfig:
         for name in ("sad", "cache_audio"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"DataConfig.{name}: expected true or false, got {getattr(self, name)!r}")
-        if not isinstance(self.gain_db, (int, float)) or self.gain_db < 0:
-            raise ValueError(f"DataConfig.gain_db: expected a number >= 0 (dB), got {self.gain_db!r}")
+        for name in ("gain_db", "eq_db"):
+            if not isinstance(getattr(self, name), (int, float)) or getattr(self, name) < 0:
+                raise ValueError(f"DataConfig.{name}: expected a number >= 0 (dB), got {getattr(self, name)!r}")
+        if not isinstance(self.pitch_semitones, (int, float)) or not 0 <= self.pitch_semitones <= 12:
+            raise ValueError("DataConfig.pitch_semitones: expected a number in [0, 12] (semitones), "
+                             f"got {self.pitch_semitones!r}")
         for name in ("drop_prob", "swap_prob"):
             if not isinstance(getattr(self, name), (int, float)) or not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"DataConfig.{name}: expected a probability in [0, 1], got {getattr(self, name)!r}")

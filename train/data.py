@@ -4,7 +4,9 @@ tracks (``build_datasets``) that a ``train.config.DataConfig`` describes.
 Training items follow the BSRNN recipe: for each of the four stems, a 3 s excerpt of a random track (from the
 segments that source activity detection kept), a random gain in [-10, +10] dB, silence with probability 0.1,
 left/right swapped with probability 0.5; the mixture is the sum of the four stems, and stems and mixture are
-scaled down together when a peak would clip. Validation uses whole tracks as they are (no augmentation).
+scaled down together when a peak would clip. Two augmentations beyond the paper's, off by default, change each
+stem's timbre: a random pitch shift (``pitch_semitones``, by resampling, as a tape played faster or slower) and a
+random smooth equaliser (``eq_db``). Validation uses whole tracks as they are (no augmentation).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from torch.utils.data import Dataset
 from evaluator.cache import cache_dir, sad_index_file
 from evaluator.tracks import STEMS, TrackSource
 from train import datasets
-from train.augment import augment_stem, mix_without_clipping
+from train.augment import augment_stem, mix_without_clipping, repitch, repitch_frames
 from train.config import DataConfig
 from train.sad import PAPER_SAD, SADIndex, SADParams, build_sad_index
 
@@ -42,8 +44,9 @@ class MixingDataset(Dataset):
 
     def __init__(self, tracks: Sequence[TrackSource], targets: Sequence[str], segment_frames: int,
                  samples_per_epoch: int, seed: int = 0, gain_db: float = 10.0, drop_prob: float = 0.1,
-                 swap_prob: float = 0.5, sad: SADParams | None = PAPER_SAD,
-                 sad_cache: str | os.PathLike | None = None, cache_audio: bool = False):
+                 swap_prob: float = 0.5, eq_db: float = 0.0, pitch_semitones: float = 0.0,
+                 sad: SADParams | None = PAPER_SAD, sad_cache: str | os.PathLike | None = None,
+                 cache_audio: bool = False):
         if not tracks:
             raise ValueError("MixingDataset: no training tracks")
         unknown = [t for t in targets if t not in STEMS]
@@ -60,6 +63,7 @@ class MixingDataset(Dataset):
         self.samples_per_epoch = int(samples_per_epoch)
         self.seed = int(seed)
         self.gain_db, self.drop_prob, self.swap_prob = float(gain_db), float(drop_prob), float(swap_prob)
+        self.eq_db, self.pitch_semitones = float(eq_db), float(pitch_semitones)
         self.epoch = 0
         self._target_rows = [STEMS.index(t) for t in self.targets]
         self._audio = self._load_all() if cache_audio else None
@@ -95,29 +99,37 @@ class MixingDataset(Dataset):
         """Select the epoch whose items ``__getitem__`` draws."""
         self.epoch = int(epoch)
 
-    def _excerpt_start(self, rng: np.random.Generator, stem: str) -> tuple[int, int]:
-        """(track index, start frame) of one random excerpt of ``stem``."""
+    def _excerpt_start(self, rng: np.random.Generator, stem: str, frames: int) -> tuple[int, int]:
+        """(track index, start frame) of one random excerpt of ``frames`` frames of ``stem``."""
         choices = self._choices[stem]
         if choices is None:
             track = int(rng.integers(len(self.tracks)))
-            room = self.tracks[track].frames - self.segment_frames
+            room = self.tracks[track].frames - frames
             return track, int(rng.integers(max(room, 0) + 1))
         # a random song, one of its kept segments, a random excerpt inside that segment
         track, starts = choices[int(rng.integers(len(choices)))]
         segment = int(starts[int(rng.integers(len(starts)))])
         room = self.sad_index.segment_frames - self.segment_frames
         start = segment + int(rng.integers(max(room, 0) + 1))
-        return track, min(start, max(self.tracks[track].frames - self.segment_frames, 0))
+        return track, min(start, max(self.tracks[track].frames - frames, 0))
 
-    def _read(self, track: int, stem: str, start: int) -> np.ndarray:
-        """``(channels, segment_frames)`` of ``stem`` from ``start``, zero-padded past the track's end."""
+    def _read(self, track: int, stem: str, start: int, frames: int) -> np.ndarray:
+        """``(channels, frames)`` of ``stem`` from ``start``, zero-padded past the track's end."""
         if self._audio is not None:
-            audio = self._audio[track][stem][:, start:start + self.segment_frames]
+            audio = self._audio[track][stem][:, start:start + frames]
         else:
-            audio = self.tracks[track].read(stem, start, self.segment_frames).T
-        if audio.shape[1] < self.segment_frames:
-            audio = np.pad(audio, ((0, 0), (0, self.segment_frames - audio.shape[1])))
+            audio = self.tracks[track].read(stem, start, frames).T
+        if audio.shape[1] < frames:
+            audio = np.pad(audio, ((0, 0), (0, frames - audio.shape[1])))
         return audio
+
+    def _excerpt(self, rng: np.random.Generator, stem: str) -> np.ndarray:
+        """One random excerpt of ``stem``, ``(channels, segment_frames)``, pitch-shifted if that is on."""
+        frames = self.segment_frames
+        if self.pitch_semitones > 0:
+            frames = repitch_frames(frames, float(rng.uniform(-self.pitch_semitones, self.pitch_semitones)))
+        track, start = self._excerpt_start(rng, stem, frames)
+        return repitch(self._read(track, stem, start, frames), self.segment_frames)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         if not 0 <= index < self.samples_per_epoch:
@@ -125,9 +137,8 @@ class MixingDataset(Dataset):
         rng = np.random.default_rng([self.seed, self.epoch, index])
         stems = []
         for stem in STEMS:
-            track, start = self._excerpt_start(rng, stem)
-            stems.append(augment_stem(self._read(track, stem, start), rng, self.gain_db, self.drop_prob,
-                                      self.swap_prob))
+            stems.append(augment_stem(self._excerpt(rng, stem), rng, self.gain_db, self.drop_prob, self.swap_prob,
+                                      self.eq_db))
         mixture, stacked = mix_without_clipping(np.stack(stems).astype(np.float32, copy=False))
         return torch.from_numpy(mixture), torch.from_numpy(np.ascontiguousarray(stacked[self._target_rows]))
 
@@ -189,6 +200,7 @@ def build_datasets(cfg: DataConfig, targets: list[str], sample_rate: int,
         valid_tracks = valid_tracks[:cfg.valid_limit]
     train_set = MixingDataset(train_tracks, targets, round(cfg.segment_seconds * sample_rate), cfg.samples_per_epoch,
                               seed=seed, gain_db=cfg.gain_db, drop_prob=cfg.drop_prob, swap_prob=cfg.swap_prob,
+                              eq_db=cfg.eq_db, pitch_semitones=cfg.pitch_semitones,
                               sad=PAPER_SAD if cfg.sad else None,
                               sad_cache=cfg.sad_cache if cfg.sad_cache else sad_cache_default,
                               cache_audio=cfg.cache_audio)

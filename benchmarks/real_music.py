@@ -6,11 +6,13 @@ Scores through the grader's entry point (``separate_music_file``), global SDR pe
 Each row is beside the even split (every stem = mixture / 4) on the same audio, and the gain is their difference.
 
     python -m benchmarks.real_music [--weights my_submission/weights] [--data DIR] [--limit N]
+                                    [--hop S] [--no-mixture-consistency]
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import time
 from pathlib import Path
 
@@ -21,6 +23,7 @@ from evaluator.metrics import global_sdr
 from evaluator.real_music import ensure_real_clip
 from evaluator.tracks import STEMS, find_tracks
 from my_submission.bsrnn_model import WEIGHTS_DIR, BSRNNModel
+from my_submission.settings import InferenceSettings
 from render import DEFAULT_TEST_SET, ensure_dataset
 
 
@@ -58,13 +61,20 @@ def main() -> None:
     parser.add_argument("--weights", type=Path, default=WEIGHTS_DIR, help="weights folder")
     parser.add_argument("--data", type=Path, help="held-out songs (default: the embedded test set)")
     parser.add_argument("--limit", type=int, help="only the first N held-out songs")
+    parser.add_argument("--hop", type=float, help="seconds between chunk starts (default: the submission's)")
+    parser.add_argument("--no-mixture-consistency", dest="mixture_consistency", action="store_false",
+                        help="the networks' estimates as they are (InferenceSettings.mixture_consistency off)")
     args = parser.parse_args()
-    model = BSRNNModel(weights_dir=args.weights)
+    settings = dataclasses.replace(InferenceSettings(), mixture_consistency=args.mixture_consistency,
+                                   **({"hop": args.hop} if args.hop else {}))
+    model = BSRNNModel(settings, weights_dir=args.weights)
     data = args.data or ensure_dataset(cache_dir("default-testset"), **DEFAULT_TEST_SET)
     held_out = find_tracks(data)[:args.limit]
     real_ours, real_even, real_rtf = score(model, [ensure_real_clip(cache_dir("real"))])
     test_ours, test_even, test_rtf = score(model, held_out)
-    print(f"weights: {args.weights}; real clip: 1 track; held-out: {len(held_out)} tracks of {data}")
+    print(f"weights: {args.weights}; hop {settings.hop} s, mixture consistency "
+          f"{'on' if settings.mixture_consistency else 'off'}; real clip: 1 track; held-out: {len(held_out)} tracks "
+          f"of {data}")
     print("| global SDR (dB) | " + " | ".join(STEMS) + " | mean |")
     print("|---|" + "---|" * (len(STEMS) + 1))
     print(table("real clip", real_ours, real_even))

@@ -24,6 +24,7 @@ Network = Callable[[torch.Tensor], torch.Tensor]
 
 
 FALLBACK_RULE = "the residual (mixture minus the networks' estimates), split evenly among them"
+CONSISTENCY_RULE = "plus a quarter of the residual each (mixture consistency)"
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,8 @@ class SeparationModel:
 
     The networks may cover only some instruments (each at most once): the others (``fallback_targets``) get
     the fallback, ``FALLBACK_RULE``; with ``other`` the only one missing, ``other`` is the whole residual.
+    When the networks cover all four and ``settings.mixture_consistency`` is on, the residual is split evenly
+    among all four instead (``CONSISTENCY_RULE``); either way the four estimates sum to the mixture.
     ``active_targets`` (default: all four) limits which instruments are computed; the others may come
     back as silence (the command-line tools use it to save time; the grader always gets all four).
     ``keep_freed_memory`` (default on) applies :func:`models.allocator.keep_freed_memory` to the process:
@@ -70,6 +73,13 @@ class SeparationModel:
             for part in self.parts:
                 part.network(batch)
 
+    def residual_targets(self) -> tuple[str, ...]:
+        """The instruments that get an even share of the residual: the fallback targets, or all four when the
+        networks cover all four and ``mixture_consistency`` is on, or none."""
+        if self.fallback_targets:
+            return self.fallback_targets
+        return INSTRUMENTS if self.settings.mixture_consistency else ()
+
     def target_sources(self) -> dict[str, str]:
         """Where each instrument's estimate comes from: a network's source (its file name), or ``"fallback"``."""
         sources = {t: p.source for p in self.parts for t in p.targets}
@@ -91,9 +101,9 @@ class SeparationModel:
         """
         audio, layout = prepare_mix(mixed_sound_array, sample_rate, self.sample_rate)
         stems = {t: np.zeros((layout.frames, layout.channels), np.float32) for t in INSTRUMENTS}
-        fallback = [t for t in self.fallback_targets if t in self.active_targets]
+        share_residual = self.residual_targets()
         # the residual needs every network's estimate; otherwise only the networks of the active targets run
-        wanted = set(INSTRUMENTS) if fallback else set(self.active_targets)
+        wanted = set(INSTRUMENTS) if set(share_residual) & set(self.active_targets) else set(self.active_targets)
         parts = [p for p in self.parts if set(p.targets) & wanted]
         groups = channel_groups(layout.channels)
         chunking = self.settings.chunking()
@@ -109,11 +119,12 @@ class SeparationModel:
                     stem = stem.T if group[0] != group[1] else stem.mean(0, keepdims=True).T
                     stems[target][:, sorted(set(group))] = restore(stem, self.sample_rate, layout)
                 del estimate
-        if fallback:
+        if set(share_residual) & set(self.active_targets):
             mix = to_float(mixed_sound_array).reshape(layout.frames, layout.channels)
-            share = (mix - sum(stems[t] for p in self.parts for t in p.targets)) / len(self.fallback_targets)
-            for target in fallback:
-                stems[target] = share.copy()
+            share = (mix - sum(stems[t] for p in self.parts for t in p.targets)) / len(share_residual)
+            for target in share_residual:
+                if target in self.active_targets:
+                    stems[target] += share
         for target, stem in stems.items():
             if not np.isfinite(stem).all():
                 self.raise_aicrowd_error(f"{type(self).__name__} produced NaN or infinite samples for {target}")

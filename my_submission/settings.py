@@ -18,7 +18,9 @@ from models.apply import Chunking
 class InferenceSettings:
     """window / hop: seconds of each chunk and between chunk starts; batch_size: chunks per forward pass;
     precision: one of ``models.apply.PRECISIONS``; device: ``auto`` (CUDA when available, else CPU) or a
-    torch device name; progress: show a progress bar over chunks."""
+    torch device name; progress: show a progress bar over chunks; mixture_consistency: when networks give all
+    four instruments, add a quarter of what they leave out (mixture minus their sum) to each, so that the four
+    sum to the mixture (BENCHMARKS.md, ``inference``: it raised the bundled model's global SDR)."""
 
     window: float = 3.0
     hop: float = 3.0
@@ -26,6 +28,7 @@ class InferenceSettings:
     precision: str = "auto"
     device: str = "auto"
     progress: bool = False
+    mixture_consistency: bool = True
 
     def __post_init__(self) -> None:
         try:

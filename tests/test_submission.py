@@ -24,8 +24,9 @@ RATE = 44100
 TINY = dict(feature_dim=8, num_repeat=1, band_scheme=[[4000.0, 2000.0]])  # three bands: fast
 
 
-# short windows, so that even second-long test signals are cut into several overlapping chunks
-SHORT = InferenceSettings(window=0.25, hop=0.1, batch_size=4)
+# short windows, so that even second-long test signals are cut into several overlapping chunks; the networks'
+# estimates as they are (mixture consistency has its own test)
+SHORT = InferenceSettings(window=0.25, hop=0.1, batch_size=4, mixture_consistency=False)
 
 
 def _music(seconds: float = 1.3, channels: int = 2, rate: int = RATE, seed: int = 0, noise: float = 0.05
@@ -254,6 +255,22 @@ def test_a_partial_weights_folder_gives_the_residual_to_the_missing_targets(weig
         "vocals: network (vocals.safetensors)")
 
 
+def test_mixture_consistency_shares_the_residual_among_all_four(weights_folder):
+    mix = 0.3 * _music(seconds=0.4)
+    raw = BSRNNModel(SHORT, weights_folder).separate_music_file(mix, RATE)[0]
+    consistent_model = BSRNNModel(dataclasses.replace(SHORT, mixture_consistency=True), weights_folder)
+    assert consistent_model.residual_targets() == INSTRUMENTS
+    consistent = consistent_model.separate_music_file(mix, RATE)[0]
+    share = (mix - sum(raw.values())) / 4
+    assert np.abs(share).max() > 1e-3  # the tiny random networks leave a residual to share
+    for target in INSTRUMENTS:
+        np.testing.assert_allclose(consistent[target], raw[target] + share, atol=1e-5)
+    np.testing.assert_allclose(sum(consistent.values()), mix, atol=1e-5)
+    consistent_model.active_targets = ("vocals",)  # its share needs every network: the same vocals as above
+    only = consistent_model.separate_music_file(mix, RATE)[0]
+    np.testing.assert_allclose(only["vocals"], consistent["vocals"], atol=1e-6)
+
+
 def test_without_other_the_residual_goes_to_other(weights_folder, tmp_path):
     for target in ("bass", "drums", "vocals"):
         (tmp_path / f"{target}.safetensors").write_bytes((weights_folder / f"{target}.safetensors").read_bytes())
@@ -303,14 +320,15 @@ def test_user_config_binds_the_bsrnn_model(bsrnn, weights_folder, tmp_path):
 
 def test_settings_defaults_flags_and_checks():
     settings = InferenceSettings()
-    assert (settings.window, settings.hop, settings.batch_size, settings.precision, settings.device) == \
-        (3.0, 3.0, 4, "auto", "auto")
+    assert (settings.window, settings.hop, settings.batch_size, settings.precision, settings.device,
+            settings.mixture_consistency) == (3.0, 3.0, 4, "auto", "auto", True)
     parser = argparse.ArgumentParser()
     add_settings_flags(parser)
     args = parser.parse_args(["--window", "4", "--hop", "2", "--batch-size", "8", "--precision", "bf16",
                               "--device", "cpu"])
     assert settings_from_flags(args, progress=True) == InferenceSettings(4.0, 2.0, 8, "bf16", "cpu", True)
     assert settings_from_flags(parser.parse_args([])) == settings
+    assert not settings_from_flags(parser.parse_args(["--no-mixture-consistency"])).mixture_consistency
     with pytest.raises(ValueError, match="hop"):
         settings_from_flags(parser.parse_args(["--hop", "5"]))
     with pytest.raises(ValueError, match="precision"):

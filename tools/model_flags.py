@@ -13,20 +13,24 @@ from my_submission.settings import InferenceSettings
 
 
 def add_settings_flags(parser: argparse.ArgumentParser) -> None:
-    """Flags that override the inference settings (window, hop, batch size, precision, device) and the weights."""
+    """Flags that override the inference settings (window, hop, batch size, precision, device, mixture
+    consistency) and the weights."""
     parser.add_argument("--window", type=float, help="chunk length in seconds")
     parser.add_argument("--hop", type=float, help="seconds between chunk starts")
     parser.add_argument("--batch-size", type=int, help="chunks per forward pass")
     parser.add_argument("--precision", help="auto (the default: fp16 on CUDA, bf16 on CPUs with native bf16, else "
                         "fp32), fp32, bf16 or fp16")
     parser.add_argument("--device", help="auto, cpu, cuda, cuda:1 ...")
+    parser.add_argument("--no-mixture-consistency", dest="mixture_consistency", action="store_false", default=None,
+                        help="give the networks' estimates as they are, not shifted to sum to the mixture")
     parser.add_argument("--weights", type=Path, help="weights folder (default: my_submission/weights)")
 
 
 def settings_from_flags(args: argparse.Namespace, progress: bool = False) -> InferenceSettings:
     """The default ``InferenceSettings`` with the flags given in ``args`` applied (checked)."""
     overrides = {"window": args.window, "hop": args.hop, "batch_size": args.batch_size,
-                 "precision": args.precision, "device": args.device, "progress": progress}
+                 "precision": args.precision, "device": args.device, "progress": progress,
+                 "mixture_consistency": args.mixture_consistency}
     return dataclasses.replace(InferenceSettings(), **{k: v for k, v in overrides.items() if v is not None})
 
 

@@ -24,7 +24,6 @@ Network = Callable[[torch.Tensor], torch.Tensor]
 
 
 FALLBACK_RULE = "the residual (mixture minus the networks' estimates), split evenly among them"
-CONSISTENCY_RULE = "plus a quarter of the residual each (mixture consistency)"
 
 
 @dataclass(frozen=True)
@@ -42,7 +41,7 @@ class SeparationModel:
     The networks may cover only some instruments (each at most once): the others (``fallback_targets``) get
     the fallback, ``FALLBACK_RULE``; with ``other`` the only one missing, ``other`` is the whole residual.
     When the networks cover all four and ``settings.mixture_consistency`` is on, the residual is split evenly
-    among all four instead (``CONSISTENCY_RULE``); either way the four estimates sum to the mixture.
+    among all four instead (mixture consistency); either way the four estimates sum to the mixture.
     ``active_targets`` (default: all four) limits which instruments are computed; the others may come
     back as silence (the command-line tools use it to save time; the grader always gets all four).
     ``keep_freed_memory`` (default on) applies :func:`models.allocator.keep_freed_memory` to the process:

@@ -28,6 +28,21 @@ def random_channel_swap(stem: np.ndarray, rng: np.random.Generator, prob: float)
     return (stem[::-1].copy() if swapped else stem), swapped
 
 
+def random_eq(stem: np.ndarray, rng: np.random.Generator, max_db: float, points: int = 6) -> np.ndarray:
+    """Colour ``stem`` with a random smooth equaliser: gains drawn uniformly in ``[-max_db, +max_db]`` dB at
+    ``points`` frequencies spaced evenly on a log scale from 1/1000 of Nyquist to Nyquist, joined linearly in log
+    frequency (flat below the lowest point), the same curve on every channel. Applied in the frequency domain of
+    the whole excerpt; the curve is smooth, so its impulse response is short and the wrap-around negligible.
+    """
+    gains_db = rng.uniform(-max_db, max_db, size=points)
+    frames = stem.shape[-1]
+    bins = np.arange(frames // 2 + 1) / (frames // 2)  # frequency as a fraction of Nyquist
+    where = np.log10(np.maximum(bins, 1e-3))
+    curve = 10.0 ** (np.interp(where, np.linspace(-3.0, 0.0, points), gains_db) / 20.0)
+    spectrum = np.fft.rfft(stem, axis=-1) * curve
+    return np.fft.irfft(spectrum, n=frames, axis=-1).astype(np.float32)
+
+
 def repitch_frames(frames: int, semitones: float) -> int:
     """How many frames to read so that ``repitch`` of them gives ``frames`` frames ``semitones`` higher."""
     return max(1, round(frames * 2.0 ** (semitones / 12.0)))
@@ -57,21 +72,6 @@ def augment_stem(stem: np.ndarray, rng: np.random.Generator, gain_db: float, dro
     if eq_db > 0:
         stem = random_eq(stem, rng, eq_db)
     return stem
-
-
-def random_eq(stem: np.ndarray, rng: np.random.Generator, max_db: float, points: int = 6) -> np.ndarray:
-    """Colour ``stem`` with a random smooth equaliser: gains drawn uniformly in ``[-max_db, +max_db]`` dB at
-    ``points`` frequencies spaced evenly on a log scale from 1/1000 of Nyquist to Nyquist, joined linearly in log
-    frequency (flat below the lowest point), the same curve on every channel. Applied in the frequency domain of
-    the whole excerpt; the curve is smooth, so its impulse response is short and the wrap-around negligible.
-    """
-    gains_db = rng.uniform(-max_db, max_db, size=points)
-    frames = stem.shape[-1]
-    bins = np.arange(frames // 2 + 1) / (frames // 2)  # frequency as a fraction of Nyquist
-    where = np.log10(np.maximum(bins, 1e-3))
-    curve = 10.0 ** (np.interp(where, np.linspace(-3.0, 0.0, points), gains_db) / 20.0)
-    spectrum = np.fft.rfft(stem, axis=-1) * curve
-    return np.fft.irfft(spectrum, n=frames, axis=-1).astype(np.float32)
 
 
 def mix_without_clipping(stems: np.ndarray, limit: float = 1.0) -> tuple[np.ndarray, np.ndarray]:

@@ -7,6 +7,8 @@ cross-fading give the mixture back unchanged.
 
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 
 from .separation_model import INSTRUMENTS, Part, SeparationModel
@@ -26,9 +28,11 @@ class CopyNetwork(torch.nn.Module):
 
 
 class IdentityModel(SeparationModel):
-    """Returns the mixture as the estimate of every instrument (no weights)."""
+    """Returns the mixture as the estimate of every instrument (no weights). Mixture consistency is always off
+    here: it would turn this baseline into the even split."""
 
     def __init__(self, settings: InferenceSettings | None = None) -> None:
+        settings = dataclasses.replace(settings or InferenceSettings(), mixture_consistency=False)
         super().__init__([Part(CopyNetwork(len(INSTRUMENTS)), INSTRUMENTS)], 44100, settings)
 
 

@@ -6,13 +6,12 @@ Scores through the grader's entry point (``separate_music_file``), global SDR pe
 Each row is beside the even split (every stem = mixture / 4) on the same audio, and the gain is their difference.
 
     python -m benchmarks.real_music [--weights my_submission/weights] [--data DIR] [--limit N]
-                                    [--hop S] [--no-mixture-consistency]
+                                    [--hop S] [--no-mixture-consistency] (and the other inference-settings flags)
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import time
 from pathlib import Path
 
@@ -23,8 +22,8 @@ from evaluator.metrics import global_sdr
 from evaluator.real_music import ensure_real_clip
 from evaluator.tracks import STEMS, find_tracks
 from my_submission.bsrnn_model import WEIGHTS_DIR, BSRNNModel
-from my_submission.settings import InferenceSettings
 from render import DEFAULT_TEST_SET, ensure_dataset
+from tools.model_flags import add_settings_flags, settings_from_flags
 
 
 def score(model: BSRNNModel, tracks: list) -> tuple[dict[str, float], dict[str, float], float]:
@@ -58,21 +57,21 @@ def table(name: str, ours: dict[str, float], even: dict[str, float]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--weights", type=Path, default=WEIGHTS_DIR, help="weights folder")
     parser.add_argument("--data", type=Path, help="held-out songs (default: the embedded test set)")
     parser.add_argument("--limit", type=int, help="only the first N held-out songs")
-    parser.add_argument("--hop", type=float, help="seconds between chunk starts (default: the submission's)")
-    parser.add_argument("--no-mixture-consistency", dest="mixture_consistency", action="store_false",
-                        help="the networks' estimates as they are (InferenceSettings.mixture_consistency off)")
+    add_settings_flags(parser)
     args = parser.parse_args()
-    settings = dataclasses.replace(InferenceSettings(), mixture_consistency=args.mixture_consistency,
-                                   **({"hop": args.hop} if args.hop else {}))
-    model = BSRNNModel(settings, weights_dir=args.weights)
+    try:
+        settings = settings_from_flags(args)
+    except ValueError as e:
+        parser.error(str(e))
+    weights = args.weights or WEIGHTS_DIR
+    model = BSRNNModel(settings, weights_dir=weights)
     data = args.data or ensure_dataset(cache_dir("default-testset"), **DEFAULT_TEST_SET)
     held_out = find_tracks(data)[:args.limit]
     real_ours, real_even, real_rtf = score(model, [ensure_real_clip(cache_dir("real"))])
     test_ours, test_even, test_rtf = score(model, held_out)
-    print(f"weights: {args.weights}; hop {settings.hop} s, mixture consistency "
+    print(f"weights: {weights}; hop {settings.hop} s, mixture consistency "
           f"{'on' if settings.mixture_consistency else 'off'}; real clip: 1 track; held-out: {len(held_out)} tracks "
           f"of {data}")
     print("| global SDR (dB) | " + " | ".join(STEMS) + " | mean |")

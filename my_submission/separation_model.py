@@ -100,9 +100,10 @@ class SeparationModel:
         """
         audio, layout = prepare_mix(mixed_sound_array, sample_rate, self.sample_rate)
         stems = {t: np.zeros((layout.frames, layout.channels), np.float32) for t in INSTRUMENTS}
-        share_residual = self.residual_targets()
+        sharing = self.residual_targets()
+        receiving = [t for t in sharing if t in self.active_targets]
         # the residual needs every network's estimate; otherwise only the networks of the active targets run
-        wanted = set(INSTRUMENTS) if set(share_residual) & set(self.active_targets) else set(self.active_targets)
+        wanted = set(INSTRUMENTS) if receiving else set(self.active_targets)
         parts = [p for p in self.parts if set(p.targets) & wanted]
         groups = channel_groups(layout.channels)
         chunking = self.settings.chunking()
@@ -118,12 +119,11 @@ class SeparationModel:
                     stem = stem.T if group[0] != group[1] else stem.mean(0, keepdims=True).T
                     stems[target][:, sorted(set(group))] = restore(stem, self.sample_rate, layout)
                 del estimate
-        if set(share_residual) & set(self.active_targets):
+        if receiving:
             mix = to_float(mixed_sound_array).reshape(layout.frames, layout.channels)
-            share = (mix - sum(stems[t] for p in self.parts for t in p.targets)) / len(share_residual)
-            for target in share_residual:
-                if target in self.active_targets:
-                    stems[target] += share
+            share = (mix - sum(stems[t] for p in self.parts for t in p.targets)) / len(sharing)
+            for target in receiving:
+                stems[target] += share
         for target, stem in stems.items():
             if not np.isfinite(stem).all():
                 self.raise_aicrowd_error(f"{type(self).__name__} produced NaN or infinite samples for {target}")

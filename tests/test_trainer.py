@@ -5,6 +5,7 @@ The training runs use a tiny model at 16 kHz on the generated synthetic set (cac
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import os
 import re
@@ -253,13 +254,33 @@ def test_export_gives_the_submission_weight_file(resumed_runs, tmp_path):
     best = next((whole / "checkpoints").glob("best-*.ckpt"))
     for name, value in weights(best).items():
         assert torch.equal(model.state_dict()[name.removeprefix("model.")], value)
-    result = subprocess.run([sys.executable, "-m", "train.export", str(tmp_path / "model.safetensors"),
+    (tmp_path / "notes.ckpt").write_text("not a checkpoint")
+    result = subprocess.run([sys.executable, "-m", "train.export", str(tmp_path / "notes.ckpt"),
                              str(tmp_path / "x.safetensors")], capture_output=True, text=True, cwd=REPO)
     assert result.returncode != 0 and "x.safetensors" not in result.stderr and "is not a" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1  # one line, no usage text
+    assert not (tmp_path / "x.safetensors").exists()
     half = load_model(export(whole, tmp_path / "half.safetensors", dtype="fp16"))
     for name, value in model.state_dict().items():
         torch.testing.assert_close(half.state_dict()[name], value.half().float())
+
+
+def test_export_of_several_sources_writes_their_weight_average(resumed_runs, tmp_path, capsys):
+    whole, _, _ = resumed_runs
+    best = load_model(export(whole, tmp_path / "best" / "model.safetensors"))
+    other = build_model(best.config)  # a fresh init: far from the trained weights
+    other_file = save_model(other, tmp_path / "other" / "model.safetensors")
+    assert export_main([str(whole), str(other_file), str(tmp_path / "soup" / "model.safetensors")]) == 0
+    assert "the average of" in capsys.readouterr().out
+    soup = load_model(tmp_path / "soup" / "model.safetensors")
+    for name, value in soup.state_dict().items():
+        torch.testing.assert_close(value, (best.state_dict()[name] + other.state_dict()[name]) / 2)
+    deeper = save_model(build_model(dataclasses.replace(best.config, num_repeat=best.config.num_repeat + 1)),
+                        tmp_path / "deeper" / "model.safetensors")
+    out = tmp_path / "mismatch" / "model.safetensors"
+    with pytest.raises(ValueError, match=f"cannot average {deeper} with {other_file}: their model configs differ"):
+        export_main([str(other_file), str(deeper), str(out)])
+    assert not out.exists()
 
 
 class Terminal(io.StringIO):

@@ -5,6 +5,10 @@ read with ``torch.load(..., weights_only=True)``; when the run kept an EMA of th
 ``state_dict`` holds the averaged weights (Lightning's ``EMAWeightAveraging`` puts them there), and those are
 exported. The output is ``models.save_model``'s format: safetensors with the model config in its metadata.
 
+Several sources (checkpoints, run folders or weight files, ``python -m train.export A B C OUT.safetensors``)
+export their uniform weight average, a "model soup": for fine-tunes of one starting point it often scores
+higher than any of them, at no cost at inference. The sources must share one model config.
+
 The submission loads every ``*.safetensors`` of its folder and refuses two files that output the same
 instrument, so when the destination folder already holds a file for one of the exported targets (or the
 destination itself exists), export names it and replaces it only with ``--replace`` or after a "yes" at
@@ -15,13 +19,14 @@ from __future__ import annotations
 
 import argparse
 import os
+import pickle
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import torch
 
-from models import BSRNN, build_model, read_config, save_model
+from models import BSRNN, build_model, load_model, read_config, save_model
 from models.cli import add_debug_flag, run_main
 
 PREFIX = "model."
@@ -46,8 +51,12 @@ def model_from_checkpoint(path: str | os.PathLike) -> tuple[BSRNN, bool]:
     path = Path(path)
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:  # torch's message is a page of advice, including to load unsafely
+        raise ValueError(f"{path} is not a readable training checkpoint (torch.load(weights_only=True) refused it: "
+                         "not a PyTorch file, or it holds objects other than tensors and plain values)") from None
     except Exception as e:  # torch raises several types for files that are not checkpoints
-        raise ValueError(f"{path} is not a readable training checkpoint ({type(e).__name__}: {e})") from None
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        raise ValueError(f"{path} is not a readable training checkpoint ({type(e).__name__}: {reason})") from None
     try:
         model_config = checkpoint["hyper_parameters"]["config"]["model"]
         state = checkpoint["state_dict"]
@@ -61,6 +70,37 @@ def model_from_checkpoint(path: str | os.PathLike) -> tuple[BSRNN, bool]:
     except RuntimeError as e:
         raise ValueError(f"{path}: weights do not fit the model built from its config: {e}") from None
     return model.eval(), "current_model_state" in checkpoint
+
+
+def load_source(path: str | os.PathLike) -> tuple[BSRNN, bool]:
+    """The model in ``path`` (a ``.safetensors`` weight file, a checkpoint or a run folder), and whether its
+    weights are an EMA."""
+    path = Path(path)
+    if path.suffix == ".safetensors":
+        return load_model(path), False
+    return model_from_checkpoint(find_checkpoint(path))
+
+
+def average_models(models: Sequence[BSRNN], names: Sequence[str]) -> BSRNN:
+    """The uniform average of ``models``' weights (computed in fp32), in a model of their shared config;
+    ``names`` name them in errors."""
+    first = models[0]
+    for model, name in zip(models[1:], names[1:]):
+        if model.config != first.config:
+            raise ValueError(f"cannot average {name} with {names[0]}: their model configs differ "
+                             f"({model.config.to_json()} vs {first.config.to_json()})")
+    states = [m.state_dict() for m in models]
+    average = {}
+    for key, value in states[0].items():
+        if value.is_floating_point():
+            average[key] = torch.stack([s[key].float() for s in states]).mean(0).to(value.dtype)
+        elif all(torch.equal(s[key], value) for s in states):
+            average[key] = value
+        else:
+            raise ValueError(f"cannot average: the integer tensor {key} differs between the sources")
+    model = build_model(first.config)
+    model.load_state_dict(average, strict=True)
+    return model.eval()
 
 
 def conflicting_files(out: str | os.PathLike, targets: Sequence[str]) -> dict[Path, list[str]]:
@@ -93,15 +133,21 @@ def confirm_replace(conflicts: dict[Path, list[str]], replace: bool, interactive
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16}
 
 
-def export(checkpoint: str | os.PathLike, out: str | os.PathLike, dtype: str = "fp32") -> Path:
-    """Write the model of ``checkpoint`` (file or run folder) to ``out`` with ``models.save_model``."""
-    model, _ = model_from_checkpoint(find_checkpoint(checkpoint))
+def export(sources: str | os.PathLike | Sequence[str | os.PathLike], out: str | os.PathLike,
+           dtype: str = "fp32") -> Path:
+    """Write the model of ``sources`` (one checkpoint, run folder or weight file, or several: their average) to
+    ``out`` with ``models.save_model``."""
+    sources = [sources] if isinstance(sources, (str, os.PathLike)) else list(sources)
+    models = [load_source(s)[0] for s in sources]
+    model = models[0] if len(models) == 1 else average_models(models, [str(s) for s in sources])
     return save_model(model, out, DTYPES[dtype])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m train.export", description=__doc__.split("\n\n")[0])
-    parser.add_argument("checkpoint", help="a .ckpt file or a run folder (its best checkpoint)")
+    parser.add_argument("sources", nargs="+", metavar="SOURCE",
+                        help="a .ckpt file, a run folder (its best checkpoint) or a .safetensors weight file; "
+                             "several: their weight average")
     parser.add_argument("out", help="the weight file to write (.safetensors)")
     parser.add_argument("--replace", action="store_true",
                         help="delete the destination folder's files that output the same targets (no prompt)")
@@ -112,8 +158,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.out.endswith(".safetensors"):
         raise ValueError(f"out: {args.out} must end in .safetensors (the submission loads only those files)")
-    source = find_checkpoint(args.checkpoint)
-    model, ema = model_from_checkpoint(source)
+    sources = [str(find_checkpoint(s)) if Path(s).suffix != ".safetensors" else s for s in args.sources]
+    loaded = [load_source(s) for s in sources]
+    model = loaded[0][0] if len(loaded) == 1 else average_models([m for m, _ in loaded], sources)
+    emas = {ema for _, ema in loaded}
+    kind = " and ".join("EMA" if ema else "trained" for ema in sorted(emas, reverse=True))
     conflicts = conflicting_files(args.out, model.targets)
     if conflicts and not confirm_replace(conflicts, args.replace, sys.stdin.isatty()):
         print("export: nothing written; rerun with --replace to replace, or export to another folder",
@@ -125,8 +174,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             old.unlink()
             print(f"removed {old} (git checkout -- {old} brings back a committed copy)")
     params = sum(p.numel() for p in model.parameters())
-    print(f"{source} -> {path} ({'EMA' if ema else 'trained'} weights, targets {model.targets}, "
-          f"{params / 1e6:.2f} M parameters, {args.dtype})")
+    source = sources[0] if len(sources) == 1 else f"the average of {', '.join(sources)}"
+    print(f"{source} -> {path} ({kind} weights, targets {model.targets}, {params / 1e6:.2f} M parameters, "
+          f"{args.dtype})")
     return 0
 
 

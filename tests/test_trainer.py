@@ -193,7 +193,9 @@ def test_loader_resumes_mid_epoch_with_its_epoch():
 # learning ---------------------------------------------------------------------------------------------------------
 
 def test_tiny_model_learns(tmp_path):
-    config = tiny(tmp_path, "optim.lr=4e-3", "data.samples_per_epoch=200", "optim.epochs=2", "data.segment_seconds=0.5")
+    # 8 songs: with renderer version 3's 4 songs the one 4-s validation song went from -0.06 to -0.10 dB
+    config = tiny(tmp_path, "optim.lr=4e-3", "data.samples_per_epoch=200", "optim.epochs=2", "data.segment_seconds=0.5",
+                  "data.synthetic_tracks=8")
     pl.seed_everything(config.seed, verbose=False)
     module = SeparationModule(config)
     trainer = build_trainer(config)
@@ -201,7 +203,7 @@ def test_tiny_model_learns(tmp_path):
     trainer.fit(module)
     after = float(trainer.callback_metrics["valid/sdr"])
     assert trainer.global_step == 100
-    # rendered songs are harder than the former wavetable songs: +0.6 dB measured (an untrained model: +0.0)
+    # rendered songs are harder than the former wavetable songs: +0.5 dB measured (an untrained model: +0.0)
     assert after > before + 0.3, f"validation global SDR {before:.2f} -> {after:.2f} dB after 100 steps"
     result = yaml.safe_load((tmp_path / "result.yaml").read_text())
     assert result["best_valid_sdr"] == pytest.approx(max(logged(tmp_path, "valid/sdr").values()))
@@ -238,6 +240,9 @@ def test_resume_mid_epoch_repeats_the_uninterrupted_run(resumed_runs):
     assert trainer.global_step == 16
     expected, resumed = logged(whole, "train/loss_step"), logged(crashed, "train/loss_step")
     assert sorted(resumed) == sorted(expected) == list(range(16))
+    # last.ckpt holds the final state even when the last validation was not a new best (here 0.13 -> 0.06 dB)
+    for run_dir in (whole, crashed):
+        assert torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 16
     for step in expected:
         assert resumed[step] == pytest.approx(expected[step], rel=1e-5), f"step {step}"
     for name, value in weights(whole / "checkpoints" / "last.ckpt").items():

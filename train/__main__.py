@@ -183,14 +183,34 @@ def last_checkpoint(out_dir: str | os.PathLike) -> Path | None:
     return path if path.is_file() else None
 
 
+class BestCheckpoint(ModelCheckpoint):
+    """The best checkpoint on the monitored score, and ``last.ckpt`` wherever Lightning considers saving (after each
+    validation, or at each epoch's end once its validation ran): Lightning writes the latter only beside a new best,
+    so a validation that did not improve would leave it behind the run."""
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        super().on_validation_end(trainer, pl_module)
+        if not self._should_save_on_train_epoch_end(trainer):
+            self._save_last_if_unsaved(trainer)
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        super().on_train_epoch_end(trainer, pl_module)
+        if self._should_save_on_train_epoch_end(trainer):
+            self._save_last_if_unsaved(trainer)
+
+    def _save_last_if_unsaved(self, trainer: pl.Trainer) -> None:
+        if not self._should_skip_saving_checkpoint(trainer):  # nothing was written at this step
+            self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
+
+
 def build_trainer(config: ExperimentConfig, callbacks: Sequence[Callback] = ()) -> pl.Trainer:
     """The Lightning Trainer of a run: checkpoints (best + last), early stopping, lr monitor, TensorBoard, EMA."""
     out = Path(config.out_dir)
     run, optim, valid = config.trainer, config.optim, config.validation
     # the best on valid/sdr; after every validation it also writes last.ckpt, so that a resumed run knows the best
-    best = ModelCheckpoint(dirpath=out / "checkpoints", filename="best-epoch{epoch:03d}-sdr{valid/sdr:.3f}",
-                           auto_insert_metric_name=False, monitor=MONITOR, mode="max", save_top_k=1, save_last=True,
-                           enable_version_counter=False)
+    best = BestCheckpoint(dirpath=out / "checkpoints", filename="best-epoch{epoch:03d}-sdr{valid/sdr:.3f}",
+                          auto_insert_metric_name=False, monitor=MONITOR, mode="max", save_top_k=1, save_last=True,
+                          enable_version_counter=False)
     # "last.ckpt": the newest state, also overwritten every checkpoint_every_steps steps
     last = StepCheckpoint(dirpath=out / "checkpoints", filename="last", save_top_k=1, enable_version_counter=False,
                            every_n_train_steps=run.checkpoint_every_steps)

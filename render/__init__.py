@@ -2,6 +2,7 @@
 
 - ``render.score``: the arrangement (genre, tempo, key, chords, sections, every part's notes);
 - ``render.instruments``: recorded-sample instruments (FluidSynth + SoundFont banks);
+- ``render.drumkits``: recorded drum kits (Hydrogen's multi-sampled kits, played by a small sampler);
 - ``render.voice``: sung and rapped vocals from speech synthesis, pitched and timed with the WORLD vocoder;
 - ``render.production``: effects, stem levels and a bus limiter that keeps mixture = sum of stems;
 - ``render.song``: ``render_song(seed, duration)`` puts them together (pure: returns arrays);

@@ -42,8 +42,8 @@ _RELEASE_TAIL = 1.5  # seconds rendered after the last note-off
 _BLOCK = 64
 
 
-class MissingSoundError(RuntimeError):
-    """A SoundFont bank or FluidSynth itself is not installed."""
+class MissingSoundError(OSError):
+    """A sound source (a SoundFont bank, a drum kit) or FluidSynth itself is not installed."""
 
 
 @dataclass(frozen=True)

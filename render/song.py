@@ -10,7 +10,7 @@ import math
 import numpy as np
 
 from models.contract import INSTRUMENTS
-from render import instruments, production, voice
+from render import drumkits, instruments, production, voice
 from render.score import Part, Song, compose
 
 _BASS_SOUNDS = {
@@ -21,6 +21,8 @@ _BASS_SOUNDS = {
     "ballad": ("fretless bass", "acoustic bass", "finger bass"),
 }
 MIN_DURATION = 1.0  # seconds
+RECORDED_KIT_SHARE = 0.5  # drum parts played by a Hydrogen kit (render.drumkits); the others by a SoundFont kit
+RECORDED_KIT_GAIN = 0.3  # brings the kits' full-scale recordings near FluidSynth's level, where the compressor works
 
 
 def _part_audio(song: Song, part: Part, rng: np.random.Generator, n: int, sample_rate: int,
@@ -28,6 +30,9 @@ def _part_audio(song: Song, part: Part, rng: np.random.Generator, n: int, sample
     if part.stem == "vocals" and part.role != "choir":
         layers = 2 if rng.random() < 0.35 else 1
         return voice.sing(song, part, rng, n, sample_rate, layers=layers, harmony=rng.random() < 0.3)
+    if part.stem == "drums" and rng.random() < RECORDED_KIT_SHARE:
+        kit = drumkits.load_kit(drumkits.KITS[rng.integers(len(drumkits.KITS))])
+        return drumkits.play(part.notes, kit, n, sample_rate) * RECORDED_KIT_GAIN
     role = part.role
     if part.stem == "bass":
         options = _BASS_SOUNDS[song.genre]

@@ -30,7 +30,7 @@ from evaluator.tracks import STEMS, TrackError, open_track
 from models.atomic import write_text
 from render.song import MIN_DURATION, render_song
 
-RENDER_VERSION = 2  # bump whenever the audio for a given seed changes, so cached datasets are rendered again
+RENDER_VERSION = 3  # bump whenever the audio for a given seed changes, so cached datasets are rendered again
 DEFAULT_TEST_SET = dict(n_tracks=8, duration=10.0, seed=2023)  # the evaluator's embedded test set
 TRACK_PREFIX = "song-"
 MANIFEST = "dataset.json"
@@ -299,7 +299,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _claim_folder(args.out_dir, args.tracks, args.duration, args.seed, args.sample_rate)
         paths = write_dataset(args.out_dir, args.tracks, args.duration, args.seed, args.sample_rate, progress=True,
                               jobs=args.jobs)
-    except (ValueError, RuntimeError) as e:
+    except (OSError, ValueError, RuntimeError) as e:
         parser.error(str(e))
     print(f"{len(paths)} tracks of {args.duration:g} s at {args.sample_rate} Hz in {args.out_dir}")
     return 0

@@ -13,8 +13,8 @@ import pytest
 import soundfile as sf
 
 from evaluator.tracks import STEMS, find_tracks
-from render import production, score, store, voice
-from render.instruments import Banks, available_sounds
+from render import drumkits, production, score, store, voice
+from render.instruments import ACOUSTIC_KITS, Banks, available_sounds
 from render.song import render_song
 from render.store import ensure_dataset, main, track_seed, write_dataset, write_track
 
@@ -83,6 +83,68 @@ def test_notes_sound_where_they_are_and_silence_elsewhere():
     spans = ((0, SR // 2 - 100), (SR // 2, SR), (2 * SR, 3 * SR))
     before, during, late = (np.abs(audio[:, a:b]).max() for a, b in spans)
     assert before == 0 and during > 0.01 and late < during / 100
+
+
+def test_every_recorded_kit_plays_every_drum_the_score_writes():
+    keys = {*score.TOMS, score.KICK, score.SNARE, score.SIDE_STICK, score.CLAP, score.HAT, score.PEDAL_HAT,
+            score.OPEN_HAT, score.CRASH, score.RIDE, score.SHAKER}
+    for name in drumkits.KITS:
+        kit = drumkits.load_kit(name)
+        assert keys <= set(kit.keys), (name, keys - set(kit.keys))
+        assert all(layer.path.is_file() for layers in kit.keys.values() for layer in layers), name
+        assert kit.keys[score.KICK] != kit.keys[score.SNARE] and kit.keys[score.HAT] != kit.keys[score.KICK], name
+
+
+def test_a_recorded_kit_plays_its_velocity_layers_where_the_notes_are():
+    kit = drumkits.load_kit("BJA_Pacific")  # 8 velocity layers per drum
+    soft, loud = (drumkits.play([score.Note(0.5, 0.1, score.SNARE, v)], kit, SR * 2) for v in (20, 120))
+    assert soft.shape == (2, SR * 2) and soft.dtype == np.float32
+    assert np.abs(soft[:, :SR // 2]).max() == 0 and np.abs(soft[:, SR // 2:SR // 2 + 2000]).max() > 0
+    assert np.abs(loud).max() > 3 * np.abs(soft).max()
+    correlation = np.corrcoef(soft[0, SR // 2:SR], loud[0, SR // 2:SR])[0, 1]
+    assert correlation < 0.99  # another recording, not the same one scaled
+
+
+def test_an_open_hi_hat_is_cut_by_the_next_closed_one():
+    kit = drumkits.load_kit("ForzeeStereo")
+    opened = score.Note(0.0, 0.1, score.OPEN_HAT, 100)
+    closed = score.Note(0.25, 0.1, score.HAT, 100)
+    both = drumkits.play([closed, opened], kit, SR)  # order of the list does not matter
+    alone = drumkits.play([closed], kit, SR)
+    after = SR // 4 + round(0.011 * SR)  # the cut and its 10 ms fade
+    np.testing.assert_allclose(both[:, after:], alone[:, after:], atol=1e-6)
+    assert np.abs(drumkits.play([opened], kit, SR)[:, after:] - alone[:, after:]).max() > 0.01
+
+
+def test_about_half_the_songs_play_a_recorded_kit(monkeypatch):
+    played = []
+
+    def kit(notes, kit, n, sample_rate=SR):
+        played.append(kit.name)
+        return np.zeros((2, n), np.float32)
+
+    def soundfont(self, notes, sound, n):
+        played.append("soundfont drums" if sound.drums or sound.bank_file in ACOUSTIC_KITS else "soundfont")
+        return np.zeros((2, n), np.float32)
+
+    monkeypatch.setattr(drumkits, "play", kit)
+    monkeypatch.setattr(Banks, "play", soundfont)
+    monkeypatch.setattr(voice, "sing", lambda song, part, rng, n, *a, **k: np.zeros((2, n), np.float32))
+    for seed in range(24):
+        render_song(seed, 2.0)
+    recorded = [name for name in played if name in drumkits.KITS]
+    assert len(recorded) + played.count("soundfont drums") == 24  # one drum part per song
+    assert 6 <= len(recorded) <= 18 and len(set(recorded)) >= 4
+
+
+def test_a_missing_kit_names_the_package(tmp_path, monkeypatch):
+    monkeypatch.setattr(drumkits, "KIT_DIR", tmp_path)
+    drumkits.load_kit.cache_clear()
+    try:
+        with pytest.raises(drumkits.MissingKitError, match="hydrogen-drumkits"):
+            drumkits.load_kit("ForzeeStereo")
+    finally:
+        drumkits.load_kit.cache_clear()
 
 
 # ---------------------------------------------------------------------------------------------------- voice

@@ -103,6 +103,15 @@ def average_models(models: Sequence[BSRNN], names: Sequence[str]) -> BSRNN:
     return model.eval()
 
 
+def combine(sources: Sequence[str | os.PathLike]) -> tuple[BSRNN, list[str], set[bool]]:
+    """The model of ``sources`` (one, or the average of several), the files they resolved to (a run folder's best
+    checkpoint), and which kinds of weights they held (True: EMA)."""
+    names = [str(s) if Path(s).suffix == ".safetensors" else str(find_checkpoint(s)) for s in sources]
+    loaded = [load_source(name) for name in names]
+    model = loaded[0][0] if len(loaded) == 1 else average_models([m for m, _ in loaded], names)
+    return model, names, {ema for _, ema in loaded}
+
+
 def conflicting_files(out: str | os.PathLike, targets: Sequence[str]) -> dict[Path, list[str]]:
     """The weight files next to ``out`` (and ``out`` itself) that output any of ``targets``: file -> those targets.
 
@@ -137,9 +146,7 @@ def export(sources: str | os.PathLike | Sequence[str | os.PathLike], out: str | 
            dtype: str = "fp32") -> Path:
     """Write the model of ``sources`` (one checkpoint, run folder or weight file, or several: their average) to
     ``out`` with ``models.save_model``."""
-    sources = [sources] if isinstance(sources, (str, os.PathLike)) else list(sources)
-    models = [load_source(s)[0] for s in sources]
-    model = models[0] if len(models) == 1 else average_models(models, [str(s) for s in sources])
+    model, _, _ = combine([sources] if isinstance(sources, (str, os.PathLike)) else sources)
     return save_model(model, out, DTYPES[dtype])
 
 
@@ -158,10 +165,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.out.endswith(".safetensors"):
         raise ValueError(f"out: {args.out} must end in .safetensors (the submission loads only those files)")
-    sources = [str(find_checkpoint(s)) if Path(s).suffix != ".safetensors" else s for s in args.sources]
-    loaded = [load_source(s) for s in sources]
-    model = loaded[0][0] if len(loaded) == 1 else average_models([m for m, _ in loaded], sources)
-    emas = {ema for _, ema in loaded}
+    model, sources, emas = combine(args.sources)
     kind = " and ".join("EMA" if ema else "trained" for ema in sorted(emas, reverse=True))
     conflicts = conflicting_files(args.out, model.targets)
     if conflicts and not confirm_replace(conflicts, args.replace, sys.stdin.isatty()):

@@ -357,13 +357,17 @@ def test_two_archives_holding_the_same_files_are_not_merged(tmp_path, fake_aicro
     assert not dest.parent.exists()  # nor the folder made for it
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-def test_an_interrupted_download_leaves_nothing(tmp_path, fake_aicrowd, login, labelnoise_zip, sig):
+@pytest.mark.parametrize("sig, ignored_at_start", [(signal.SIGINT, False), (signal.SIGTERM, False),
+                                                   (signal.SIGINT, True)])  # as in a shell script's background job
+def test_an_interrupted_download_leaves_nothing(tmp_path, fake_aicrowd, login, labelnoise_zip, sig,
+                                                ignored_at_start):
     executable, log = fake_aicrowd({"moisesdb23_labelnoise_v1.0.zip": labelnoise_zip}, "hang")
     dest = tmp_path / "data" / "labelnoise"
+    start = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if ignored_at_start else None
     process = subprocess.Popen([sys.executable, "-m", "tools.download", "labelnoise", "--dest", str(dest),
                                 "--aicrowd-cli", str(executable), "--aicrowd-config", str(login)],
-                               cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=start)
     pid_file = Path(f"{log}.pid")
     deadline = time.monotonic() + 60
     while not pid_file.exists() and process.poll() is None and time.monotonic() < deadline:

@@ -345,16 +345,19 @@ def install(plan: Plan, aicrowd: Path | None, config: Path | None, force: bool) 
 
 
 @contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM raises KeyboardInterrupt while inside, so that a killed download cleans up as Ctrl-C does."""
+def stops_as_interrupt() -> Iterator[None]:
+    """SIGINT and SIGTERM raise KeyboardInterrupt while inside, so that a killed download cleans up as Ctrl-C does.
+    SIGINT too: a process started with it ignored (a background job of a shell script) gets no Ctrl-C handler from
+    Python."""
     def interrupt(signum, frame):
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, interrupt)
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -376,7 +379,7 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"  python -m tools.download {plan.dataset.name} --archive <the downloaded file>\n"
               f"which unpacks and checks it into {plan.destination} ({plan.dataset.layout.describe()}); then "
               f"{plan.dataset.use.format(dest=plan.destination)}")
-    with sigterm_as_interrupt():
+    with stops_as_interrupt():
         for plan in plans:
             if plan.is_manual:
                 continue

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import pickle
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -51,12 +50,13 @@ def model_from_checkpoint(path: str | os.PathLike) -> tuple[BSRNN, bool]:
     path = Path(path)
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:  # torch's message is a page of advice, including to load unsafely
-        raise ValueError(f"{path} is not a readable training checkpoint (torch.load(weights_only=True) refused it: "
-                         "not a PyTorch file, or it holds objects other than tensors and plain values)") from None
     except Exception as e:  # torch raises several types for files that are not checkpoints
-        reason = str(e).strip().splitlines()[0] if str(e).strip() else ""
-        raise ValueError(f"{path} is not a readable training checkpoint ({type(e).__name__}: {reason})") from None
+        if type(e).__name__ == "UnpicklingError":  # torch's message is a page of advice, including to load unsafely
+            reason = ("torch.load(weights_only=True) refused it: not a PyTorch file, or it holds objects other than "
+                      "tensors and plain values")
+        else:
+            reason = f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
+        raise ValueError(f"{path} is not a readable training checkpoint ({reason})") from None
     try:
         model_config = checkpoint["hyper_parameters"]["config"]["model"]
         state = checkpoint["state_dict"]
@@ -73,31 +73,21 @@ def model_from_checkpoint(path: str | os.PathLike) -> tuple[BSRNN, bool]:
 
 
 def load_source(path: str | os.PathLike) -> tuple[BSRNN, bool]:
-    """The model in ``path`` (a ``.safetensors`` weight file, a checkpoint or a run folder), and whether its
-    weights are an EMA."""
-    path = Path(path)
-    if path.suffix == ".safetensors":
-        return load_model(path), False
-    return model_from_checkpoint(find_checkpoint(path))
+    """The model in the file ``path`` (a ``.safetensors`` weight file or a checkpoint), and whether its weights are
+    an EMA."""
+    return (load_model(path), False) if Path(path).suffix == ".safetensors" else model_from_checkpoint(path)
 
 
 def average_models(models: Sequence[BSRNN], names: Sequence[str]) -> BSRNN:
-    """The uniform average of ``models``' weights (computed in fp32), in a model of their shared config;
+    """The uniform average of ``models``' weights, in a model of their shared config;
     ``names`` name them in errors."""
     first = models[0]
     for model, name in zip(models[1:], names[1:]):
         if model.config != first.config:
             raise ValueError(f"cannot average {name} with {names[0]}: their model configs differ "
                              f"({model.config.to_json()} vs {first.config.to_json()})")
-    states = [m.state_dict() for m in models]
-    average = {}
-    for key, value in states[0].items():
-        if value.is_floating_point():
-            average[key] = torch.stack([s[key].float() for s in states]).mean(0).to(value.dtype)
-        elif all(torch.equal(s[key], value) for s in states):
-            average[key] = value
-        else:
-            raise ValueError(f"cannot average: the integer tensor {key} differs between the sources")
+    states = [m.state_dict() for m in models]  # all float32: the index buffers are not part of the state
+    average = {key: torch.stack([s[key] for s in states]).mean(0) for key in states[0]}
     model = build_model(first.config)
     model.load_state_dict(average, strict=True)
     return model.eval()

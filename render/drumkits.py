@@ -82,19 +82,28 @@ class Kit:
     keys: dict[int, tuple[Layer, ...]]
 
 
+def _tag(element: ElementTree.Element) -> str:
+    """The tag without its XML namespace (newer kits declare one)."""
+    return element.tag.rsplit("}", 1)[-1]
+
+
 def _text(element: ElementTree.Element, tag: str, default: str = "") -> str:
-    found = next((child for child in element if child.tag.rsplit("}", 1)[-1] == tag), None)
+    found = next((child for child in element if _tag(child) == tag), None)
     return found.text.strip() if found is not None and found.text else default
 
 
 def _layers(instrument: ElementTree.Element, folder: Path) -> tuple[Layer, ...]:
-    layers = [element for element in instrument.iter() if element.tag.rsplit("}", 1)[-1] == "layer"]
+    layers = [element for element in instrument.iter() if _tag(element) == "layer"]
     gain = float(_text(instrument, "volume", "1")) * float(_text(instrument, "gain", "1"))
     if not layers and _text(instrument, "filename"):  # the older format: one sample, straight in the instrument
         return (Layer(folder / _text(instrument, "filename"), 0.0, 1.0, gain),)
-    return tuple(Layer(folder / _text(e, "filename"), float(_text(e, "min", "0")), float(_text(e, "max", "1")),
-                       gain * float(_text(e, "gain", "1")))
-                 for e in layers if _text(e, "filename") and (folder / _text(e, "filename")).is_file())
+    found = []
+    for layer in layers:
+        name = _text(layer, "filename")
+        if name and (folder / name).is_file():
+            found.append(Layer(folder / name, float(_text(layer, "min", "0")), float(_text(layer, "max", "1")),
+                               gain * float(_text(layer, "gain", "1"))))
+    return tuple(found)
 
 
 def _match(names: list[str], pattern: str, exclude: str | None) -> int | None:
@@ -113,7 +122,7 @@ def load_kit(name: str) -> Kit:
     except ElementTree.ParseError as e:
         raise MissingKitError(f"drum kit {path} is not readable XML ({e})") from None
     instruments = [(_text(e, "name").lower(), _layers(e, path.parent)) for e in root.iter()
-                   if e.tag.rsplit("}", 1)[-1] == "instrument"]
+                   if _tag(e) == "instrument"]
     instruments = [(n, layers) for n, layers in instruments if layers]
     names = [n for n, _ in instruments]
     found: dict[int, tuple[Layer, ...]] = {}
@@ -127,9 +136,8 @@ def load_kit(name: str) -> Kit:
         index = next((i for i in toms if re.search(words, names[i])), None)
         if index is None and unnamed:
             index = unnamed.pop(0)
-        for key in keys:
-            if index is not None:
-                found[key] = instruments[index][1]
+        if index is not None:
+            found.update(dict.fromkeys(keys, instruments[index][1]))
     if score.KICK not in found or score.SNARE not in found:
         raise MissingKitError(f"drum kit {path}: no kick or no snare among its instruments {names}")
     keys = dict(found)
@@ -176,7 +184,7 @@ def play(notes: list[Note], kit: Kit, n_samples: int, sample_rate: int = 44100) 
                    None) if chokers else None
         piece = sound[:, :end - start] * (velocity * layer.gain)
         if cut is not None and cut < end:
-            piece = piece[:, :cut - start + fade].copy()
+            piece = piece[:, :cut - start + fade]  # a view of the scaled copy: faded in place
             tail = piece[:, cut - start:]
             tail *= np.linspace(1.0, 0.0, tail.shape[1], dtype=np.float32)
             end = start + piece.shape[1]

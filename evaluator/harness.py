@@ -8,7 +8,7 @@ references (global SDR, museval SDR or both) and write ``<outputs>/scores/<song>
 A track whose scores file was written by the same run (data folder, model, its weights' content, settings,
 targets, metric, time factor) for the same files (each file's size and modification time) is not re-run
 unless ``force``; the tracks reused are listed, with when they were scored, and such a result is marked
-``cached`` (its timing is that of the run that made it).
+``cached`` (its timing is that of the run that made it). A scores file that cannot be read back is re-run.
 """
 
 from __future__ import annotations
@@ -170,6 +170,18 @@ def score_track(track: Track, predictions: Path, targets: Sequence[str], metric:
     return global_scores, museval_scores
 
 
+def stored_result(path: Path) -> TrackResult | None:
+    """The result an earlier run stored at ``path``; None when there is none, or it cannot be read back (damaged,
+    or written by another version of the kit), so that the track is measured again."""
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text())
+        return TrackResult.from_dict(data) if isinstance(data, dict) else None
+    except (OSError, ValueError, TypeError):
+        return None
+
+
 def evaluate(tracks: Sequence[Track], outputs: Path, make_model: Callable[[], object], run: dict,
              targets: Sequence[str] = STEMS, metric: str = "both", time_factor: float = TIME_FACTOR,
              force: bool = False, chunk_backend: str = "fast", progress: bool = True) -> list[TrackResult]:
@@ -191,13 +203,12 @@ def evaluate(tracks: Sequence[Track], outputs: Path, make_model: Callable[[], ob
     for track in tqdm(tracks, desc="evaluating", unit="track", disable=not progress):
         scores_path = outputs / "scores" / f"{track.name}.json"
         files = track_files(track)
-        if scores_path.is_file() and not force:
-            previous = TrackResult.from_dict(json.loads(scores_path.read_text()))
-            if previous.run == run and previous.files == files:
-                previous.cached = True
-                results.append(previous)
-                reused.append(previous)
-                continue
+        previous = None if force else stored_result(scores_path)
+        if previous is not None and previous.run == run and previous.files == files:
+            previous.cached = True
+            results.append(previous)
+            reused.append(previous)
+            continue
         if wrapper is None:
             wrapper = AIcrowdWrapper(folder, outputs / "predictions", model=make_model())
         device = getattr(wrapper.model, "device", None)

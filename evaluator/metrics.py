@@ -57,11 +57,11 @@ def window_starts(length: int, win: int, hop: int) -> np.ndarray:
 
 
 def _windows(x: np.ndarray, win: int, hop: int) -> np.ndarray:
-    """View of ``x`` (sources, samples, ...) as museval's windows: (sources, windows, win, ...)."""
-    length = x.shape[1]
-    if win >= length:
+    """View of ``x`` (sources, samples, ...) as museval's windows (:func:`window_starts`): (sources, windows, win,
+    ...)."""
+    n = len(window_starts(x.shape[1], win, hop))
+    if win >= x.shape[1]:
         return x[:, None]
-    n = (length - win + hop) // hop
     if win == hop:  # non-overlapping windows: a reshape, no copy
         return x[:, :n * win].reshape(x.shape[0], n, win, *x.shape[2:])
     return np.moveaxis(sliding_window_view(x, win, axis=1)[:, ::hop], -1, 2)
@@ -89,7 +89,6 @@ def window_sdr(reference: np.ndarray, estimate: np.ndarray, win: int = 44100, ho
     """
     reference, estimate = _as_sources(reference), _as_sources(estimate)
     _same_shape(reference, estimate)
-    window_starts(reference.shape[1], win, hop)  # checks win and hop
     signal = _energy(reference, win, hop)
     error = _energy(reference - estimate, win, hop)
     silent = np.zeros(signal.shape[1], dtype=bool)

@@ -23,7 +23,7 @@ PROGRESSIONS = {  # scale degrees (0 = tonic), one per bar or half bar
 # General MIDI percussion keys.
 KICK, SIDE_STICK, SNARE, CLAP, HAT, PEDAL_HAT, OPEN_HAT, CRASH, RIDE = 36, 37, 38, 39, 42, 44, 46, 49, 51
 TOMS = (50, 48, 47, 45, 43, 41)
-SHAKER, TAMBOURINE, COWBELL = 70, 54, 56
+SHAKER, TAMBOURINE = 70, 54
 
 
 @dataclass(frozen=True)

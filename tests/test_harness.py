@@ -80,6 +80,17 @@ def test_rerun_skips_scored_tracks_unless_forced_or_changed(dataset, tmp_path):
     assert built == [1, 1] and changed[0].run["settings"] == {"hop": 1.0}
 
 
+@pytest.mark.parametrize("stored", ["{not json", '{"track": "song-0000"}', "[]", '{"track": "x", "duration": "?"}'])
+def test_a_stored_score_that_cannot_be_read_back_is_measured_again(dataset, tmp_path, stored):
+    tracks = find_tracks(dataset)[:1]
+    first = evaluate(tracks, tmp_path, IdentityModel, {"model": IDENTITY}, metric="global", progress=False)
+    scores = tmp_path / "scores" / "song-0000.json"
+    scores.write_text(stored)  # damaged, or written by another version of the kit
+    again = evaluate(tracks, tmp_path, IdentityModel, {"model": IDENTITY}, metric="global", progress=False)
+    assert not again[0].cached and again[0].global_sdr == first[0].global_sdr
+    assert json.loads(scores.read_text())["global_sdr"] == first[0].global_sdr
+
+
 def test_time_limit_targets_and_metric_choice(dataset, tmp_path):
     tracks = find_tracks(dataset)[:1]
     results = evaluate(tracks, tmp_path, IdentityModel, {"model": IDENTITY}, targets=["vocals", "bass"],

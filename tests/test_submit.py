@@ -60,6 +60,14 @@ def test_config_leaderboards_and_files(tmp_path, capsys):
     assert "leaderboard C" in capsys.readouterr().out
 
 
+def test_an_unreadable_config_path_is_a_problem_not_a_traceback(tmp_path, capsys):
+    assert check_main([str(tmp_path)]) == 1  # a folder
+    assert capsys.readouterr().err.strip() == f"{tmp_path}: cannot read it (Is a directory)"
+    (tmp_path / "aicrowd.json").write_bytes(b'\xff\xfe{"gpu": true}')  # UTF-16, not the UTF-8 JSON needs
+    assert check_main([str(tmp_path / "aicrowd.json")]) == 1
+    assert "aicrowd.json: not UTF-8 text" in capsys.readouterr().err
+
+
 def test_tag_names():
     assert tag_name("v0.1") == "submission-v0.1"
     assert tag_name("my first  try") == "submission-my-first-try"

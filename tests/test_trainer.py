@@ -112,6 +112,16 @@ def test_an_empty_section_keeps_the_base_and_takes_overrides(tmp_path):
         load_config(tmp_path / "scalar.yaml", ["optim.lr=1"])
 
 
+@pytest.mark.parametrize("text", ["model:\n  feature_dim: [1,\n", "model: {a: 1\n", "\tmodel: 1\n"])
+def test_a_config_file_that_is_not_yaml_is_named(tmp_path, text):
+    (tmp_path / "broken.yaml").write_text(text)
+    with pytest.raises(ValueError, match=r"broken.yaml: not valid YAML \(.* line \d+, column \d+\)"):
+        load_config(tmp_path / "broken.yaml")
+    (tmp_path / "child.yaml").write_text("base: broken.yaml\n")  # found through a base: chain too
+    with pytest.raises(ValueError, match="broken.yaml: not valid YAML"):
+        load_config(tmp_path / "child.yaml")
+
+
 def test_default_names(tmp_path):
     assert default_name(tmp_path / "configs" / "seed" / "loss-t.yaml") == "seed/loss-t"
     assert default_name(tmp_path / "configs" / "a" / "configs" / "b.yaml") == "b"  # the nearest configs folder

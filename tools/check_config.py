@@ -69,6 +69,10 @@ def load_and_check(path: str | Path) -> tuple[dict | None, list[str]]:
         config = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return None, [f"{path}: file not found (the grader needs aicrowd.json at the repository root)"]
+    except OSError as e:  # a folder, no permission
+        return None, [f"{path}: cannot read it ({e.strerror or e})"]
+    except UnicodeDecodeError as e:
+        return None, [f"{path}: not UTF-8 text ({e.reason} at byte {e.start})"]
     except json.JSONDecodeError as e:
         return None, [f"{path}: not valid JSON ({e.msg} at line {e.lineno}, column {e.colno})"]
     return config, [f"{path}: {p}" for p in check_config(config)]

@@ -31,8 +31,8 @@ from tqdm import tqdm
 
 from evaluator.tracks import STEMS, TrackError, find_tracks
 from models.atomic import process_is_gone
+from train.datasets import STEM_FILE_SUFFIX, stem_file_tracks
 
-STEM_FILE_SUFFIX = ".stem.mp4"
 TRACK_FILES = ("mixture", *STEMS)
 ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")
 
@@ -184,20 +184,6 @@ def find_root(folder: Path, layout: Layout, max_depth: int = 4) -> Path:
     return found[0]
 
 
-def _stem_files(folder: Path) -> list[Path]:
-    files = sorted(p for p in folder.iterdir() if p.name.endswith(STEM_FILE_SUFFIX) and not p.name.startswith("."))
-    if not files:
-        raise LayoutError(f"{folder} holds no <track>{STEM_FILE_SUFFIX} files")
-    from train.datasets import open_stem_file  # ffprobe through stempeg, as training opens them
-
-    for path in files:
-        try:
-            open_stem_file(path)
-        except TrackError as e:
-            raise LayoutError(str(e)) from None
-    return files
-
-
 def check_layout(root: Path, layout: Layout) -> str:
     """Check every track of the dataset folder ``root`` as the kit will read it (file names, and each file's
     header: rates, lengths and channels agree); returns a summary such as ``"test: 50 tracks"``."""
@@ -208,7 +194,8 @@ def check_layout(root: Path, layout: Layout) -> str:
         if not folder.is_dir():
             raise LayoutError(f"{root} has no {split}/ folder (expected {layout.describe()})")
         try:
-            tracks = _stem_files(folder) if layout.stem_files else find_tracks(folder, layout.require_mixture)
+            # stem files are probed with ffprobe through stempeg, as training opens them
+            tracks = stem_file_tracks(folder) if layout.stem_files else find_tracks(folder, layout.require_mixture)
         except TrackError as e:
             raise LayoutError(f"{e} (expected {layout.describe()})") from None
         count = f"{len(tracks)} track{'s' * (len(tracks) != 1)}"

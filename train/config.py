@@ -334,8 +334,11 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     """The mapping in a YAML file; empty sections (``model:`` with nothing under it) left out."""
     if not path.is_file():
         raise FileNotFoundError(f"config file {path} does not exist")
-    with open(path) as f:
-        values = yaml.safe_load(f) or {}
+    try:
+        with open(path) as f:
+            values = yaml.safe_load(f) or {}
+    except yaml.YAMLError as e:
+        raise ValueError(f"{path}: not valid YAML ({_yaml_problem(e)})") from None
     if not isinstance(values, dict):
         raise ValueError(f"{path}: expected a mapping of config sections, got {type(values).__name__}")
     return {k: v for k, v in values.items() if v is not None or k not in SECTIONS}
@@ -351,6 +354,13 @@ def _build(layers: list[Any], where: str) -> ExperimentConfig:
         raise ValueError(f"{where}: {f'{key}: ' if key else ''}{_first_line(e)}") from None
     except (TypeError, ValueError) as e:
         raise ValueError(f"{where}: {e}") from None
+
+
+def _yaml_problem(error: yaml.YAMLError) -> str:
+    """What the YAML parser objected to, and where (1-based line and column), in one line."""
+    mark = getattr(error, "problem_mark", None)
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return f"{getattr(error, 'problem', None) or _first_line(error)}{where}"
 
 
 def _first_line(error: Exception) -> str:

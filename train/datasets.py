@@ -143,6 +143,12 @@ def musdb18_tracks(root: str | os.PathLike) -> list[StemFileTrack]:
     folder = Path(root) / "train"
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder} does not exist: a MUSDB18 root holds train/<track>.stem.mp4 (and test/)")
+    return stem_file_tracks(folder)
+
+
+def stem_file_tracks(folder: str | os.PathLike) -> list[StemFileTrack]:
+    """Every ``<track>.stem.mp4`` in ``folder`` (hidden files skipped), checked, sorted by name."""
+    folder = Path(folder)
     files = sorted(p for p in folder.iterdir() if p.name.endswith(STEM_FILE_SUFFIX) and not p.name.startswith("."))
     if not files:
         raise TrackError(f"{folder} contains no <track>{STEM_FILE_SUFFIX} files")

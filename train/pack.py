@@ -24,9 +24,11 @@ import soxr
 
 from evaluator.tracks import STEMS, find_tracks
 from models.atomic import atomic_path
+from models.cli import USER_ERRORS, add_debug_flag, run_main
 
 OPUS_RATE = 48000
 _FULL_SCALE = 32768
+FRAMES_FILE = "frames.txt"  # a packed track's original length and sample rate: "<frames> <sample rate>"
 
 
 def _pack_track(track_dir: Path, out_dir: Path, kbps: int) -> None:
@@ -37,11 +39,22 @@ def _pack_track(track_dir: Path, out_dir: Path, kbps: int) -> None:
             subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(source), "-ar", str(OPUS_RATE), "-c:a", "libopus",
                             "-b:a", f"{kbps}k", "-f", "ogg", str(tmp)], check=True)
     info = sf.info(track_dir / f"{STEMS[0]}.wav")
-    (out_dir / "frames.txt").write_text(f"{info.frames} {info.samplerate}\n")
+    (out_dir / FRAMES_FILE).write_text(f"{info.frames} {info.samplerate}\n")
+
+
+def _read_frames_file(packed_dir: Path) -> tuple[int, int]:
+    """The original length (frames) and sample rate of a packed track."""
+    path = packed_dir / FRAMES_FILE
+    text = path.read_text()
+    try:
+        frames, rate = (int(x) for x in text.split())
+    except ValueError:
+        raise ValueError(f"{path}: expected '<frames> <sample rate>', got {text.strip()!r}") from None
+    return frames, rate
 
 
 def _unpack_track(packed_dir: Path, out_dir: Path) -> None:
-    frames, rate = (int(x) for x in (packed_dir / "frames.txt").read_text().split())
+    frames, rate = _read_frames_file(packed_dir)
     pcm = {}
     for stem in STEMS:
         audio, opus_rate = sf.read(packed_dir / f"{stem}.opus", dtype="float32", always_2d=True)
@@ -66,7 +79,7 @@ def pack(data_dir: Path, packed_dir: Path, kbps: int = 40, jobs: int = 1) -> int
 
 def unpack(packed_dir: Path, data_dir: Path, jobs: int = 1) -> int:
     """Unpack every packed track of ``packed_dir`` into ``data_dir``; the number of tracks."""
-    folders = sorted(p for p in packed_dir.iterdir() if (p / "frames.txt").is_file())
+    folders = sorted(p for p in packed_dir.iterdir() if (p / FRAMES_FILE).is_file())
     with ProcessPoolExecutor(jobs) as pool:
         list(pool.map(_unpack_track, folders, [data_dir / p.name for p in folders]))
     return len(folders)
@@ -79,6 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("destination", type=Path)
     parser.add_argument("--kbps", type=int, default=40, help="Opus bitrate per stereo stem (pack)")
     parser.add_argument("--jobs", type=int, default=1, help="worker processes")
+    add_debug_flag(parser)
     args = parser.parse_args(argv)
     if not args.source.is_dir():
         parser.error(f"{args.source} is not a folder")
@@ -93,4 +107,5 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # ffmpeg failing to encode a stem is bad input too (it has printed why)
+    sys.exit(run_main("python -m train.pack", main, errors=(*USER_ERRORS, subprocess.CalledProcessError)))

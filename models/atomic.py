@@ -1,7 +1,7 @@
 """Writing files atomically: into a temporary file in the same folder, then ``os.replace``.
 
 A temporary file is named ``.<stem>.tmp-<pid>-<random><suffix>`` (hidden, recognisable, and naming the process
-that writes it), so readers can skip it (:func:`is_temporary`) and a later run can tell a leftover of a killed
+that writes it), so readers that skip hidden files skip it, and a later run can tell a leftover of a killed
 writer from a write in progress: :func:`remove_stale_temporaries` deletes those whose process is gone, and
 every atomic write first removes the stale temporaries of its own target.
 """
@@ -26,11 +26,6 @@ _TEMPORARY = re.compile(r"^\.(?P<stem>.*)\.tmp-(?P<pid>\d+)-[a-z0-9_]+(?P<suffix
 def temporary_prefix(path: Path) -> str:
     """The start of the name of every temporary file written for ``path`` by this process."""
     return f".{path.stem}{TEMP_MARK}{os.getpid()}-"
-
-
-def is_temporary(path: str | os.PathLike) -> bool:
-    """Whether ``path`` is named like an atomic write's temporary file."""
-    return _TEMPORARY.match(Path(path).name) is not None
 
 
 def process_is_gone(pid: int) -> bool:

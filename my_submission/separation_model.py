@@ -132,7 +132,6 @@ class SeparationModel:
         return stems, {t: layout.sample_rate for t in INSTRUMENTS}
 
 
-
 def describe_sources(sources: dict[str, str]) -> str:
     """``target_sources()`` in words: which instruments come from which network file and which from the fallback."""
     by_source: dict[str, list[str]] = {}

@@ -29,6 +29,7 @@ import numpy as np
 
 from models.cli import add_debug_flag, run_main
 from models.contract import INSTRUMENTS
+from my_submission.separation_model import describe_sources
 
 from .audio_io import AUDIO_SUFFIXES, AudioInfo, OutputFormat, probe, write_audio
 from .model_flags import add_settings_flags, settings_from_flags
@@ -195,8 +196,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     jobs = plan(args, stems, separator.name, fmt)
     sources = separator.target_sources()
     if "fallback" in sources.values():
-        from my_submission.separation_model import describe_sources
-
         print(f"model: {describe_sources({t: s for t, s in sources.items() if t in targets})}")
     summary = []
     for i, job in enumerate(jobs, 1):

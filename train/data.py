@@ -31,7 +31,6 @@ from train.sad import PAPER_SAD, SADIndex, SADParams, build_sad_index
 log = logging.getLogger(__name__)
 
 
-
 class MixingDataset(Dataset):
     """Training items mixed on the fly from the stems of ``tracks``.
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 
 from tools.audio_io import read_audio
 from tools.separate import main
@@ -117,6 +118,7 @@ def test_inputs_and_data_folders_are_never_overwritten(tmp_path, capsys):
     (["--offset", "9"], "past the end of"),
     (["--hop", "5"], "hop"),
     (["MISSING"], "MISSING: no such file or folder"),
+    (["--device", f"cuda:{torch.cuda.device_count()}"], "is not available"),  # one past the last GPU
 ])
 def test_every_argument_is_checked_before_any_separation(tmp_path, capsys, flags, message):
     sf.write(tmp_path / "song.wav", _mix(0.5), RATE)

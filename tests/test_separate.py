@@ -135,6 +135,21 @@ def test_every_argument_is_checked_before_any_separation(tmp_path, capsys, flags
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").rglob("*.wav"))
 
 
+def test_inputs_are_checked_before_the_model_loads(tmp_path, monkeypatch):
+    """A mistyped path or a file that is not audio is told at once, not after the model's load and warm-up."""
+    def no_model(*args, **kwargs):
+        raise AssertionError("the model was loaded before the inputs were checked")
+
+    monkeypatch.setattr("tools.separate.Separator", no_model)
+    sf.write(tmp_path / "song.wav", _mix(0.5), RATE)
+    (tmp_path / "notes.wav").write_text("not audio")
+    for argv, message in [([str(tmp_path / "MISSING.wav")], "no such file or folder"),
+                          ([str(tmp_path / "notes.wav")], "not an audio file"),
+                          ([str(tmp_path / "song.wav"), "--offset", "9"], "past the end of")]:
+        with pytest.raises(ValueError, match=message):
+            main([*argv, "-o", str(tmp_path / "out"), *FAST])
+
+
 def test_output_root_must_be_a_writable_folder(tmp_path, capsys):
     sf.write(tmp_path / "song.wav", _mix(0.5), RATE)
     (tmp_path / "file").write_text("x")

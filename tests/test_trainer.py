@@ -439,9 +439,12 @@ def test_final_lines_name_the_best_checkpoint_and_the_export_command(resumed_run
     from train.__main__ import final_lines
 
     whole, _, _ = resumed_runs
-    lines = final_lines(whole)
+    lines = final_lines(whole, ["vocals"])
     assert "best checkpoint: " in lines and "validation global SDR" in lines
-    assert f"python -m train.export {whole} my_submission/weights/" in lines
+    assert f"python -m train.export {whole} {whole / 'weights' / 'vocals.safetensors'} && " \
+           f"python evaluate_locally.py --weights {whole / 'weights'}" in lines
+    assert f"python -m train.export {whole} my_submission/weights/vocals.safetensors" in lines
+    assert f"my_submission/weights/{whole.name}.safetensors" in final_lines(whole, ["vocals", "bass"])
 
 
 def test_max_minutes_counts_this_commands_time_not_the_resumed_runs(tmp_path, capsys):

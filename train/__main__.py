@@ -300,8 +300,9 @@ def quiet_lightning() -> None:
     warnings.filterwarnings("ignore", message=r".*(LeafSpec|is deprecated|does not have many workers).*")
 
 
-def final_lines(out_dir: Path) -> str:
-    """What to do next: the best checkpoint, its validation SDR, and the export command."""
+def final_lines(out_dir: Path, targets: Sequence[str]) -> str:
+    """What to do next: the best checkpoint, its validation SDR, and the export commands (to try the weights
+    beside the bundled ones, and to submit them), with the weight file named for ``targets``."""
     result_file = out_dir / "result.yaml"
     if not result_file.is_file():
         return f"training stopped before it finished; run the same command to resume from {out_dir}/checkpoints"
@@ -309,8 +310,11 @@ def final_lines(out_dir: Path) -> str:
     best, score = result.get("best_checkpoint"), result.get("best_valid_sdr")
     if not best:
         return f"training ended after {result.get('steps')} steps without a validation score (no best checkpoint)"
+    name = f"{targets[0] if len(targets) == 1 else out_dir.name}.safetensors"
     return (f"best checkpoint: {best} (validation global SDR {score:.3f} dB)\n"
-            f"export it: python -m train.export {out_dir} my_submission/weights/<target>.safetensors")
+            f"try it: python -m train.export {out_dir} {out_dir / 'weights' / name} && "
+            f"python evaluate_locally.py --weights {out_dir / 'weights'}\n"
+            f"submit it: python -m train.export {out_dir} my_submission/weights/{name}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -336,7 +340,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"reached trainer.max_minutes={config.trainer.max_minutes:g}; run the same command to train on "
               f"from {config.out_dir}/checkpoints/last.ckpt")
     print(f"stopped; run the same command to resume from {config.out_dir}/checkpoints/last.ckpt" if stopped
-          else final_lines(Path(config.out_dir)))
+          else final_lines(Path(config.out_dir), config.model.targets))
     return 0
 
 

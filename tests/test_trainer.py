@@ -394,6 +394,16 @@ def test_a_missing_data_root_is_named_before_anything_is_created(tmp_path, capsy
     assert not out.exists()
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a GPU")
+def test_a_gpu_accelerator_without_a_gpu_is_named_before_anything_is_created(tmp_path):
+    from train.__main__ import main
+
+    out = tmp_path / "run"
+    with pytest.raises(ValueError, match=r"trainer.accelerator=gpu trainer.devices=1: torch sees 0 CUDA device"):
+        main(["--config", str(TINY), *FAST, f"out_dir={out}", "trainer.accelerator=gpu"])
+    assert not out.exists()
+
+
 @pytest.mark.parametrize("argv,expected", [
     (["--config", "nowhere.yaml"], "python -m train: config file .*nowhere.yaml does not exist"),
     (["--config", str(TINY), "optim.batch_size=abc"], r"python -m train: .*tiny-synthetic.yaml: optim.batch_size: "),

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import lightning.pytorch as pl
+import torch
 import yaml
 from lightning.pytorch.callbacks import (
     Callback,
@@ -275,6 +276,19 @@ def start_from(model: BSRNN, path: str) -> None:
     model.load_state_dict(source.state_dict())
 
 
+def check_accelerator(config: ExperimentConfig) -> None:
+    """Fail, naming ``trainer.accelerator``, when it asks for GPUs this machine does not have (before anything is
+    created; Lightning's own error is a traceback)."""
+    trainer = config.trainer
+    if trainer.accelerator not in ("gpu", "cuda"):
+        return
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    wanted = trainer.devices if isinstance(trainer.devices, int) else 1
+    if count < wanted:
+        raise ValueError(f"trainer.accelerator={trainer.accelerator} trainer.devices={trainer.devices}: torch sees "
+                         f"{count} CUDA device(s) here; use trainer.accelerator=cpu (or auto) on this machine")
+
+
 def check_data(config: ExperimentConfig) -> None:
     """Fail, naming ``data.root``, when the dataset is not where the config says (before anything is created)."""
     data = config.data
@@ -329,6 +343,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     config = load_config(args.config, args.overrides, args.overlay)  # a bad file or key=value: one line (run_main)
     check_data(config)
+    check_accelerator(config)
     quiet_lightning()
     try:
         trainer = run(config)

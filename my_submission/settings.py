@@ -43,10 +43,22 @@ class InferenceSettings:
                                  f"got {self.device!r}") from None
 
     def torch_device(self) -> torch.device:
-        """The device to run on: ``device``, with ``auto`` resolved to CUDA when available, else CPU."""
+        """The device to run on: ``device``, with ``auto`` resolved to CUDA when available, else CPU; a device
+        this machine does not have is a ``ValueError`` naming it."""
         if self.device == "auto":
             return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        return torch.device(self.device)
+        device = torch.device(self.device)
+        if device.type == "cuda":
+            count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+            if (device.index or 0) >= count:
+                raise ValueError(f"inference device {self.device!r} is not available: torch sees {count} CUDA "
+                                 "device(s) here; use cpu or auto")
+        elif device.type != "cpu":
+            try:
+                torch.empty(0, device=device)
+            except (RuntimeError, AssertionError) as e:
+                raise ValueError(f"inference device {self.device!r} is not available here ({e})") from None
+        return device
 
     def chunking(self) -> Chunking:
         """These settings as the value ``models.separate`` takes (the device resolved)."""

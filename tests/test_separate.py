@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 
 from tools.audio_io import read_audio
 from tools.separate import main
@@ -117,6 +118,7 @@ def test_inputs_and_data_folders_are_never_overwritten(tmp_path, capsys):
     (["--offset", "9"], "past the end of"),
     (["--hop", "5"], "hop"),
     (["MISSING"], "MISSING: no such file or folder"),
+    (["--device", f"cuda:{torch.cuda.device_count()}"], "is not available"),  # one past the last GPU
 ])
 def test_every_argument_is_checked_before_any_separation(tmp_path, capsys, flags, message):
     sf.write(tmp_path / "song.wav", _mix(0.5), RATE)
@@ -131,6 +133,21 @@ def test_every_argument_is_checked_before_any_separation(tmp_path, capsys, flags
     except ValueError as e:
         assert message in str(e)
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").rglob("*.wav"))
+
+
+def test_inputs_are_checked_before_the_model_loads(tmp_path, monkeypatch):
+    """A mistyped path or a file that is not audio is told at once, not after the model's load and warm-up."""
+    def no_model(*args, **kwargs):
+        raise AssertionError("the model was loaded before the inputs were checked")
+
+    monkeypatch.setattr("tools.separate.Separator", no_model)
+    sf.write(tmp_path / "song.wav", _mix(0.5), RATE)
+    (tmp_path / "notes.wav").write_text("not audio")
+    for argv, message in [([str(tmp_path / "MISSING.wav")], "no such file or folder"),
+                          ([str(tmp_path / "notes.wav")], "not an audio file"),
+                          ([str(tmp_path / "song.wav"), "--offset", "9"], "past the end of")]:
+        with pytest.raises(ValueError, match=message):
+            main([*argv, "-o", str(tmp_path / "out"), *FAST])
 
 
 def test_output_root_must_be_a_writable_folder(tmp_path, capsys):

@@ -335,6 +335,11 @@ def test_settings_defaults_flags_and_checks():
         InferenceSettings(precision="fp8")
     with pytest.raises(ValueError, match="device"):
         InferenceSettings(device="tpu9")
+    missing = f"cuda:{torch.cuda.device_count()}"  # one past the last GPU: on a CPU-only machine, cuda:0
+    with pytest.raises(ValueError, match=f"inference device '{missing}' is not available"):
+        InferenceSettings(device=missing).torch_device()
+    with pytest.raises(ValueError, match=f"inference device '{missing}' is not available"):
+        QuarterMixtureModel(InferenceSettings(device=missing))  # what every model and tool constructs through
 
 
 def _dataset(root, songs=("b song", "a song"), seconds=0.4):

@@ -404,6 +404,16 @@ def test_a_missing_data_root_is_named_before_anything_is_created(tmp_path, capsy
     assert not out.exists()
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a GPU")
+def test_a_gpu_accelerator_without_a_gpu_is_named_before_anything_is_created(tmp_path):
+    from train.__main__ import main
+
+    out = tmp_path / "run"
+    with pytest.raises(ValueError, match=r"trainer.accelerator=gpu trainer.devices=1: torch sees 0 CUDA device"):
+        main(["--config", str(TINY), *FAST, f"out_dir={out}", "trainer.accelerator=gpu"])
+    assert not out.exists()
+
+
 @pytest.mark.parametrize("argv,expected", [
     (["--config", "nowhere.yaml"], "python -m train: config file .*nowhere.yaml does not exist"),
     (["--config", str(TINY), "optim.batch_size=abc"], r"python -m train: .*tiny-synthetic.yaml: optim.batch_size: "),
@@ -449,9 +459,12 @@ def test_final_lines_name_the_best_checkpoint_and_the_export_command(resumed_run
     from train.__main__ import final_lines
 
     whole, _, _ = resumed_runs
-    lines = final_lines(whole)
+    lines = final_lines(whole, ["vocals"])
     assert "best checkpoint: " in lines and "validation global SDR" in lines
-    assert f"python -m train.export {whole} my_submission/weights/" in lines
+    assert f"python -m train.export {whole} {whole / 'weights' / 'vocals.safetensors'} && " \
+           f"python evaluate_locally.py --weights {whole / 'weights'}" in lines
+    assert f"python -m train.export {whole} my_submission/weights/vocals.safetensors" in lines
+    assert f"my_submission/weights/{whole.name}.safetensors" in final_lines(whole, ["vocals", "bass"])
 
 
 def test_max_minutes_counts_this_commands_time_not_the_resumed_runs(tmp_path, capsys):

@@ -139,15 +139,23 @@ def writable_folder(folder: Path) -> None:
         raise ValueError(f"-o {folder}: {existing} is not writable")
 
 
-def plan(args: argparse.Namespace, stems: Sequence[str], model_name: str, fmt: OutputFormat) -> list[Job]:
-    """Every input probed and every output path decided and checked, before anything is separated."""
-    sources = find_inputs(args.paths)
-    inputs = {p.resolve() for p in sources}
-    jobs, claimed = [], {}
-    for source in sources:
+def probe_inputs(args: argparse.Namespace) -> dict[Path, AudioInfo]:
+    """Every input file found and probed (readable audio, ``--offset`` inside it), before the model is loaded."""
+    probed = {}
+    for source in find_inputs(args.paths):
         info = probe(source)
         if args.offset >= info.duration:
             raise ValueError(f"--offset {args.offset:g} s is past the end of {source} ({info.duration:.2f} s)")
+        probed[source] = info
+    return probed
+
+
+def plan(args: argparse.Namespace, probed: dict[Path, AudioInfo], stems: Sequence[str], model_name: str,
+         fmt: OutputFormat) -> list[Job]:
+    """Every output path decided and checked, before anything is separated."""
+    inputs = {p.resolve() for p in probed}
+    jobs, claimed = [], {}
+    for source, info in probed.items():
         outputs = {}
         for stem in stems:
             relative = args.filename.format(track=track_name(source), stem=stem, ext=fmt.extension)
@@ -190,10 +198,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = settings_from_flags(args, progress=True)
     except ValueError as e:
         parser.error(str(e))
+    probed = probe_inputs(args)  # a missing or unreadable input is told before the model loads
     targets = INSTRUMENTS if args.two_stems else tuple(args.targets or INSTRUMENTS)
     stems = (args.two_stems, f"no_{args.two_stems}") if args.two_stems else targets
     separator = Separator(args.weights, settings=settings, targets=targets, model=args.model, progress=True)
-    jobs = plan(args, stems, separator.name, fmt)
+    jobs = plan(args, probed, stems, separator.name, fmt)
     sources = separator.target_sources()
     if "fallback" in sources.values():
         print(f"model: {describe_sources({t: s for t, s in sources.items() if t in targets})}")

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import lightning.pytorch as pl
+import torch
 import yaml
 from lightning.pytorch.callbacks import (
     Callback,
@@ -275,6 +276,19 @@ def start_from(model: BSRNN, path: str) -> None:
     model.load_state_dict(source.state_dict())
 
 
+def check_accelerator(config: ExperimentConfig) -> None:
+    """Fail, naming ``trainer.accelerator``, when it asks for GPUs this machine does not have (before anything is
+    created; Lightning's own error is a traceback)."""
+    trainer = config.trainer
+    if trainer.accelerator not in ("gpu", "cuda"):
+        return
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    wanted = trainer.devices if isinstance(trainer.devices, int) else 1
+    if count < wanted:
+        raise ValueError(f"trainer.accelerator={trainer.accelerator} trainer.devices={trainer.devices}: torch sees "
+                         f"{count} CUDA device(s) here; use trainer.accelerator=cpu (or auto) on this machine")
+
+
 def check_data(config: ExperimentConfig) -> None:
     """Fail, naming ``data.root``, when the dataset is not where the config says (before anything is created)."""
     data = config.data
@@ -300,8 +314,9 @@ def quiet_lightning() -> None:
     warnings.filterwarnings("ignore", message=r".*(LeafSpec|is deprecated|does not have many workers).*")
 
 
-def final_lines(out_dir: Path) -> str:
-    """What to do next: the best checkpoint, its validation SDR, and the export command."""
+def final_lines(out_dir: Path, targets: Sequence[str]) -> str:
+    """What to do next: the best checkpoint, its validation SDR, and the export commands (to try the weights
+    beside the bundled ones, and to submit them), with the weight file named for ``targets``."""
     result_file = out_dir / "result.yaml"
     if not result_file.is_file():
         return f"training stopped before it finished; run the same command to resume from {out_dir}/checkpoints"
@@ -309,8 +324,11 @@ def final_lines(out_dir: Path) -> str:
     best, score = result.get("best_checkpoint"), result.get("best_valid_sdr")
     if not best:
         return f"training ended after {result.get('steps')} steps without a validation score (no best checkpoint)"
+    name = f"{targets[0] if len(targets) == 1 else out_dir.name}.safetensors"
     return (f"best checkpoint: {best} (validation global SDR {score:.3f} dB)\n"
-            f"export it: python -m train.export {out_dir} my_submission/weights/<target>.safetensors")
+            f"try it: python -m train.export {out_dir} {out_dir / 'weights' / name} && "
+            f"python evaluate_locally.py --weights {out_dir / 'weights'}\n"
+            f"submit it: python -m train.export {out_dir} my_submission/weights/{name}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -325,6 +343,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     config = load_config(args.config, args.overrides, args.overlay)  # a bad file or key=value: one line (run_main)
     check_data(config)
+    check_accelerator(config)
     quiet_lightning()
     try:
         trainer = run(config)
@@ -336,7 +355,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"reached trainer.max_minutes={config.trainer.max_minutes:g}; run the same command to train on "
               f"from {config.out_dir}/checkpoints/last.ckpt")
     print(f"stopped; run the same command to resume from {config.out_dir}/checkpoints/last.ckpt" if stopped
-          else final_lines(Path(config.out_dir)))
+          else final_lines(Path(config.out_dir), config.model.targets))
     return 0
 
 

@@ -199,7 +199,7 @@ def evaluate(tracks: Sequence[Track], outputs: Path, make_model: Callable[[], ob
     outputs = Path(outputs)
     remove_stale_temporaries(outputs, recursive=True)  # leftovers of a killed earlier run
     wrapper = None
-    results, reused = [], []
+    results, reused, replaced = [], [], False
     for track in tqdm(tracks, desc="evaluating", unit="track", disable=not progress):
         scores_path = outputs / "scores" / f"{track.name}.json"
         files = track_files(track)
@@ -209,6 +209,9 @@ def evaluate(tracks: Sequence[Track], outputs: Path, make_model: Callable[[], ob
             results.append(previous)
             reused.append(previous)
             continue
+        if previous is not None and not replaced:
+            tqdm.write(replaced_line(outputs, previous, run, files))
+            replaced = True
         if wrapper is None:
             wrapper = AIcrowdWrapper(folder, outputs / "predictions", model=make_model())
         device = getattr(wrapper.model, "device", None)
@@ -228,6 +231,15 @@ def evaluate(tracks: Sequence[Track], outputs: Path, make_model: Callable[[], ob
     if reused:
         print(reused_lines(reused, len(results)))
     return results
+
+
+def replaced_line(outputs: Path, previous: TrackResult, run: dict, files: dict[str, list[int]]) -> str:
+    """The notice that an earlier run's stored results in ``outputs`` are being replaced, and what differs."""
+    changed = sorted(k for k in run.keys() | previous.run.keys() if run.get(k) != previous.run.get(k))
+    if previous.files != files:
+        changed.append("data files")
+    return (f"replacing the results stored in {outputs} by an earlier run ({previous.run.get('model', 'a model')}; "
+            f"changed: {', '.join(changed)}); pass --outputs DIR to keep both")
 
 
 def reused_lines(reused: Sequence[TrackResult], total: int) -> str:

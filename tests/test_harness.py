@@ -257,8 +257,12 @@ def test_scores_are_not_reused_with_other_weights(dataset, tmp_path, capsys):
     save_model(build_model(config), weights / "all.safetensors")  # other weights, same size and time
     os.utime(weights / "all.safetensors", ns=(stat.st_atime_ns, stat.st_mtime_ns))
     evaluate_locally.main(args)
-    assert "reused the stored" not in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "reused the stored" not in printed
+    assert f"replacing the results stored in {out} by an earlier run (my_submission.bsrnn_model.BSRNNModel; " \
+           "changed: weights); pass --outputs DIR to keep both" in printed
     second = json.loads((out / "scores" / "song-0000.json").read_text())
     assert second["global_sdr"] != first["global_sdr"] and second["run"]["weights"] != first["run"]["weights"]
     evaluate_locally.main([*args, "--time-factor", "3"])  # every setting is part of the key
-    assert "reused the stored" not in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "reused the stored" not in printed and "changed: time_factor);" in printed

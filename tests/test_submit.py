@@ -149,10 +149,17 @@ def test_submit_dry_run_then_submit_then_refuse_the_same_tag(project, quick_smok
 
 def test_submit_preflight_failures(project, capsys, monkeypatch):
     repo, remote = project
-    assert submit_main(["x", "--repo", str(repo), "--remote", "nowhere", "--dry-run",
-                        "--aicrowd-config", str(repo / "no-login.toml")]) == 1
-    err = capsys.readouterr().err
-    assert "not logged in to AIcrowd" in err and "aicrowd login" in err and "git remote add aicrowd" in err
+    no_login = ["x", "--repo", str(repo), "--remote", "nowhere", "--aicrowd-config", str(repo / "no-login.toml")]
+    assert submit_main(no_login) == 1  # a real run stops at once
+    captured = capsys.readouterr()
+    assert "not logged in to AIcrowd" in captured.err and "git remote add aicrowd" in captured.err
+    assert "ok:" not in captured.out
+    assert submit_main([*no_login, "--dry-run"]) == 1  # a dry run checks the rest, then names what it could not
+    captured = capsys.readouterr()
+    assert "ok: aicrowd.json is valid" in captured.out and "ok: smoke separation" in captured.out
+    assert "git remote add nowhere https://oauth2:***@gitlab.aicrowd.com/<username>/" in captured.out
+    assert "every other check passed, but a real run would stop at the remote and the tag on it" in captured.err
+    assert "not logged in to AIcrowd" in captured.err and "aicrowd login" in captured.err
 
     big = repo / "data.bin"
     big.write_bytes(os.urandom(5 * 1024 * 1024 + 1))

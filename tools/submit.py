@@ -17,7 +17,8 @@
 5. Commit (``git add -A``, then ``git add --renormalize .`` so that files committed before git-lfs was set up
    become LFS objects), tag, and push the branch and the tag (``--force`` force-pushes the branch, as the official
    helper does). A tag push is a submission. ``--dry-run`` changes nothing: it stops after the checks and prints
-   what it would do.
+   what it would do; without an AIcrowd login (and no remote) it still runs every other check, then fails naming
+   what it could not check.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ LFS_THRESHOLD = 5 * 1024 * 1024
 WEIGHTS_FOLDER = "my_submission/weights"
 GITLAB_PROJECT = "sdx-2023-music-demixing-track-starter-kit"
 REMOTE_HINT = f"git remote add aicrowd git@gitlab.aicrowd.com:<username>/{GITLAB_PROJECT}.git"
+LOGIN_URL = f"https://oauth2:<token>@gitlab.aicrowd.com/<username>/{GITLAB_PROJECT}.git"  # shown by a dry run
 
 
 class SubmitError(RuntimeError):
@@ -191,9 +193,11 @@ def plan_identity(repo: Path, account: Account | None, account_config: Path | No
 
 
 def preflight(repo: Path, tag: str, remote: str, account_config: Path | None = None,
-              allowed_secrets: set[str] | None = None) -> tuple[Plan, list[str]]:
-    """Run every check (raises ``SubmitError`` at the first failure); returns the plan and what passed."""
-    passed = []
+              allowed_secrets: set[str] | None = None, dry_run: bool = False
+              ) -> tuple[Plan, list[str], list[str]]:
+    """Run every check (raises ``SubmitError`` at the first failure); returns the plan, what passed, and what a
+    ``dry_run`` could not check for want of an AIcrowd login (a real run raises there instead)."""
+    passed, unchecked = [], []
     config, problems = load_and_check(repo / "aicrowd.json")
     if problems:
         raise SubmitError("aicrowd.json is not valid:\n  " + "\n  ".join(problems))
@@ -204,11 +208,24 @@ def preflight(repo: Path, tag: str, remote: str, account_config: Path | None = N
     branch = git(repo, "symbolic-ref", "--short", "-q", "HEAD", check=False).stdout.strip()
     if not branch:
         raise SubmitError("HEAD is detached; check out a branch to submit from")
-    url, add_remote, account = plan_remote(repo, remote, account_config)
-    if git(repo, "ls-remote", "--tags", url, f"refs/tags/{tag}").stdout.strip():
-        raise SubmitError(f"tag {tag} already exists on {remote}; choose another name")
-    passed.append(f"tag {tag} is new on {remote} ({mask_token(url)}{', to be added' if add_remote else ''})")
-    identity = plan_identity(repo, account, account_config)
+    try:
+        url, add_remote, account = plan_remote(repo, remote, account_config)
+    except SubmitError as e:
+        if not dry_run:
+            raise
+        unchecked.append(f"the remote and the tag on it: {e}")
+        url, add_remote, account = LOGIN_URL, True, None
+    if url != LOGIN_URL:
+        if git(repo, "ls-remote", "--tags", url, f"refs/tags/{tag}").stdout.strip():
+            raise SubmitError(f"tag {tag} already exists on {remote}; choose another name")
+        passed.append(f"tag {tag} is new on {remote} ({mask_token(url)}{', to be added' if add_remote else ''})")
+    try:
+        identity = plan_identity(repo, account, account_config)
+    except SubmitError as e:
+        if not dry_run:
+            raise
+        unchecked.append(f"the git identity: {e}")
+        identity = None
     if identity:
         passed.append(f"git identity to set in this repository: {identity.username} <{identity.noreply_email}>")
     files = files_to_commit(repo)
@@ -223,7 +240,7 @@ def preflight(repo: Path, tag: str, remote: str, account_config: Path | None = N
         changes = sorted([*changes, ("M" if (repo / ".gitattributes").exists() else "A", ".gitattributes")],
                          key=lambda change: change[1])
     plan = Plan(tag, branch, remote, url, add_remote, identity, lfs_track, lfs_files + lfs_track, changes)
-    return plan, passed
+    return plan, passed, unchecked
 
 
 def human_size(n: int) -> str:
@@ -309,7 +326,7 @@ def submit(repo: Path, name: str, remote: str = "aicrowd", dry_run: bool = False
            allowed_secrets: set[str] | None = None) -> str:
     """Check, commit, tag and push; returns the tag. Nothing is changed, committed, tagged or pushed on ``dry_run``."""
     repo = Path(git(Path(repo), "rev-parse", "--show-toplevel").stdout.strip())
-    plan, passed = preflight(repo, tag_name(name), remote, account_config, allowed_secrets)
+    plan, passed, unchecked = preflight(repo, tag_name(name), remote, account_config, allowed_secrets, dry_run)
     for line in passed:
         print(f"ok: {line}")
     if docker:
@@ -318,6 +335,9 @@ def submit(repo: Path, name: str, remote: str = "aicrowd", dry_run: bool = False
     steps = git_steps(plan, name, force)
     if dry_run:
         print("dry run: would now run\n" + "\n".join("  git " + mask_token(" ".join(step)) for step in steps))
+        if unchecked:
+            raise SubmitError("dry run: every other check passed, but a real run would stop at "
+                              + "; and at ".join(unchecked))
         return plan.tag
     for step in steps:
         if step[0] == "commit" and git(repo, "diff", "--cached", "--quiet", check=False).returncode == 0:

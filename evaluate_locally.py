@@ -125,7 +125,8 @@ def main(argv: list[str] | None = None) -> int:
     results = evaluate(tracks, args.outputs, make_model, run, args.targets, args.metric, args.time_factor,
                        args.force, args.chunk_backend)
     paths = write_reports(results, args.outputs, tracks[0].path.parent)
-    print(f"\n{name} on {len(results)} tracks of {tracks[0].path.parent}\n")
+    weights = f" (weights: {args.weights})" if args.weights else ""
+    print(f"\n{name}{weights} on {len(results)} tracks of {tracks[0].path.parent}\n")
     print(markdown_table(results))
     print(sources_line(results) + timing_lines(results))
     print("\n".join(f"{kind}: {path}" for kind, path in paths.items()))

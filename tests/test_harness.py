@@ -252,7 +252,8 @@ def test_scores_are_not_reused_with_other_weights(dataset, tmp_path, capsys):
     evaluate_locally.main(args)
     first = json.loads((out / "scores" / "song-0000.json").read_text())
     evaluate_locally.main(args)
-    assert "reused the stored scores" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "reused the stored scores" in printed and f"BSRNNModel (weights: {weights}) on 1 tracks" in printed
     stat = (weights / "all.safetensors").stat()
     save_model(build_model(config), weights / "all.safetensors")  # other weights, same size and time
     os.utime(weights / "all.safetensors", ns=(stat.st_atime_ns, stat.st_mtime_ns))

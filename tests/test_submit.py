@@ -81,7 +81,11 @@ def _git(repo: Path, *args: str) -> str:
 
 @pytest.fixture
 def project(tmp_path, monkeypatch):
-    """A copy of the kit with tiny weights, committed, and a local bare repository as the ``aicrowd`` remote."""
+    """A copy of the kit with tiny weights, committed, and a local bare repository as the ``aicrowd`` remote.
+    git reads neither this machine's system nor global config (identity, or the LFS filters a system-wide git-lfs
+    install configures): only the repository's own."""
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", os.devnull)
     repo = tmp_path / "kit"
     ignore = shutil.ignore_patterns("__pycache__", "weights")
     for folder in ("models", "my_submission", "tools"):
@@ -263,8 +267,6 @@ def test_submit_adds_the_remote_and_identity_from_the_aicrowd_login(project, qui
     _git(repo, "remote", "remove", "aicrowd")
     _git(repo, "config", "--unset", "user.name")
     _git(repo, "config", "--unset", "user.email")
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", os.devnull)  # no identity from this machine's own git config
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
     # the login's URL, redirected to the local bare repository (no network in tests)
     url = f"https://oauth2:{token}@gitlab.aicrowd.com/me/sdx-2023-music-demixing-track-starter-kit.git"
     _git(repo, "config", f"url.{remote}.insteadOf", url)

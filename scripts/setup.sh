@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Installs what the kit needs on a fresh Debian/Ubuntu machine: ffmpeg and libsndfile, jemalloc (for CPU training,
-# README), git-lfs (./submit.sh pushes the weight files as LFS objects), and for the data renderer FluidSynth,
-# SoundFont banks, Hydrogen drum kits and speech synthesisers (apt, when missing), then a virtual environment .venv
-# with the pinned Python dependencies (requirements-dev.txt: the kit, the renderer and the test tools).
+# README), and for the data renderer FluidSynth, SoundFont banks, Hydrogen drum kits and speech synthesisers (apt,
+# when missing), then a virtual environment .venv with the pinned Python dependencies (requirements-dev.txt: the
+# kit, the renderer and the test tools).
 #   ./scripts/setup.sh [--docker]    --docker: also docker.io and debootstrap, for python -m tools.docker_check
 set -euo pipefail
 cd "$(dirname "$0")/.."
-APT=(ffmpeg libsndfile1 libjemalloc2 git-lfs
+APT=(ffmpeg libsndfile1 libjemalloc2
      fluidsynth fluid-soundfont-gm musescore-general-soundfont-small timgm6mb-soundfont avldrums.lv2-soundfont
      hydrogen-drumkits
      festival festvox-us-slt-hts festvox-kallpc16k flite espeak-ng g++)

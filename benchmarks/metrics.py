@@ -1,6 +1,6 @@
 """Chunk SDR (evaluator.chunk_sdr, backend "fast") against museval on the same tracks: speed and agreement.
 
-    python benchmarks/metrics.py [--tracks 3] [--duration 20] [--repeats 3]
+    python -m benchmarks.metrics [--tracks 3] [--duration 20] [--repeats 3]
 
 Tracks come from the kit's renderer (render.render_song) (four stereo stems at 44.1 kHz); estimates are the
 references with leakage from the other stems and noise, and one silent second, so museval's NaN rule

@@ -3,8 +3,8 @@ data pipeline, with each one's peak memory.
 
 Every measurement runs in a fresh subprocess (so its peak resident memory is its own), ``--repeats`` times;
 the tables give medians. The model is the seed's small vocals model (``train/configs/seed/baseline.yaml``:
-N=64, R=8, t+tf loss, 3 s stereo items at 44.1 kHz, batch 2, gradient clipping at 5) on the generated synthetic
-set (4 tracks of 20 s, source activity detection on, as in the recipe).
+N=64, R=8, t+tf loss, 3 s stereo items at 44.1 kHz, batch 2, gradient clipping at 5) on a small rendered set
+(``data.kind=synthetic``: 4 songs of 20 s made by ``render``; source activity detection on, as in the recipe).
 
 - ``lightning``: ``train.module.SeparationModule`` under the Trainer ``python -m train`` builds (checkpointing,
   TensorBoard, lr monitor; validation off), timed per optimizer step after ``--warmup`` steps;

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Installs what the kit needs on a fresh Debian/Ubuntu machine: ffmpeg and libsndfile, jemalloc (for CPU training,
-# README), and for the data renderer FluidSynth, SoundFont banks, Hydrogen drum kits and speech synthesisers (apt,
-# when missing), then a virtual environment .venv with the pinned Python dependencies (requirements-dev.txt: the
-# kit, the renderer and the test tools).
+# Installs what the kit needs on a fresh Debian/Ubuntu machine (apt, when missing): ffmpeg and libsndfile, jemalloc
+# (for CPU training, README), and for the data renderer FluidSynth, SoundFont banks, Hydrogen drum kits, speech
+# synthesisers and g++ (pip builds pyworld from source); then a virtual environment .venv with the pinned Python
+# dependencies (requirements-dev.txt: the kit, the renderer, the test tools and aicrowd-cli).
 #   ./scripts/setup.sh [--docker]    --docker: also docker.io and debootstrap, for python -m tools.docker_check
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -499,7 +499,7 @@ def run_check(repo: Path, cpus: float | None = None, memory: str = GRADER_MEMORY
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.docker_check", description=__doc__.split("\n\n")[0])
     parser.add_argument("--repo", type=Path, default=Path.cwd(), help="repository to check (default: here)")
     parser.add_argument("--cpus", type=float, help=f"CPUs for the container (default: min({GRADER_CPUS}, cores))")
     parser.add_argument("--memory", default=GRADER_MEMORY, help=f"memory limit (default: {GRADER_MEMORY})")

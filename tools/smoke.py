@@ -60,9 +60,10 @@ def run(seconds: float, time_factor: float) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=float, default=5.0)
-    parser.add_argument("--time-factor", type=float, default=TIME_FACTOR)
+    parser = argparse.ArgumentParser(prog="python -m tools.smoke", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=5.0, help="seconds of audio to separate (default: 5)")
+    parser.add_argument("--time-factor", type=float, default=TIME_FACTOR,
+                        help=f"limit as a multiple of the audio's duration (default: {TIME_FACTOR})")
     args = parser.parse_args(argv)
     try:
         print(json.dumps(run(args.seconds, args.time_factor)))

@@ -13,6 +13,7 @@ import signal
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import lightning.pytorch as pl
@@ -389,6 +390,30 @@ def test_a_stop_signal_saves_a_checkpoint_then_stops(tmp_path, signum):
     assert torch.load(last_checkpoint(tmp_path), weights_only=True)["global_step"] == 4
     assert signal.getsignal(signum) is handler  # the handlers are put back
     assert run(tiny(tmp_path, *RESUME)).global_step == 16  # the same command resumes and finishes
+
+
+def test_ctrl_c_on_the_command_saves_once_and_ends_by_sigint(tmp_path):
+    """Ctrl-C reaches the whole process group, DataLoader workers included: one notice, last.ckpt saved, and the
+    command dies by SIGINT, so that a shell loop over targets stops instead of training the next one."""
+    out = tmp_path / "run"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    process = subprocess.Popen([sys.executable, "-m", "train", "--config", str(TINY), *FAST, f"out_dir={out}",
+                                "data.num_workers=1", "trainer.checkpoint_every_steps=1", "optim.epochs=50"],
+                               cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True)
+    try:
+        deadline = time.monotonic() + 300
+        while last_checkpoint(out) is None and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)  # the first step's checkpoint: training runs, the worker is forked
+        os.killpg(process.pid, signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=300)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == -signal.SIGINT, stderr[-3000:]
+    assert stderr.count("SIGINT: saving a checkpoint") == 1, stderr[-3000:]
+    assert "run the same command to resume" in stdout
+    assert torch.load(last_checkpoint(out), weights_only=True)["global_step"] >= 1
 
 
 def test_a_missing_data_root_is_named_before_anything_is_created(tmp_path, capsys):

@@ -66,8 +66,11 @@ class SaveOnStop(Callback):
         self.path, self.seconds = path, None if minutes is None else 60.0 * minutes
         self.stop_signal: int | None = None
         self.previous: dict[int, Any] = {}
+        self.pid = os.getpid()
 
     def _note(self, signum: int, frame: Any) -> None:
+        if os.getpid() != self.pid:  # a DataLoader worker forked after fit start: the main process stops it
+            return
         self.stop_signal = signum
         signal.signal(signal.SIGINT, signal.default_int_handler)  # a second Ctrl-C stops at once
         print(f"\n{signal.Signals(signum).name}: saving a checkpoint after this step, then stopping "
@@ -76,6 +79,7 @@ class SaveOnStop(Callback):
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self.last_save = time.monotonic()
         # SIGTERM: Lightning's own handler sets trainer.received_sigterm (and stops after this hook)
+        self.pid = os.getpid()
         if threading.current_thread() is threading.main_thread():
             self.previous = {signal.SIGINT: signal.signal(signal.SIGINT, self._note)}
 
@@ -349,14 +353,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         trainer = run(config)
     except RunFolderLocked as e:
         sys.exit(f"python -m train: {e}")
-    stopped = any(isinstance(c, SaveOnStop) and c.stop_signal is not None for c in trainer.callbacks)
+    stop_signal = next((c.stop_signal for c in trainer.callbacks if isinstance(c, SaveOnStop)), None)
+    stopped = stop_signal is not None
     out_of_time = any(isinstance(c, CommandTimer) and c.time_remaining() <= 0 for c in trainer.callbacks)
-    if out_of_time and not stopped:
-        print(f"reached trainer.max_minutes={config.trainer.max_minutes:g}; run the same command to train on "
-              f"from {config.out_dir}/checkpoints/last.ckpt")
-    print(f"stopped; run the same command to resume from {config.out_dir}/checkpoints/last.ckpt" if stopped
-          else final_lines(Path(config.out_dir), config.model.targets))
+    if trainer.is_global_zero:  # the other processes of a multi-GPU run end here too
+        if out_of_time and not stopped:
+            print(f"reached trainer.max_minutes={config.trainer.max_minutes:g}; run the same command to train on "
+                  f"from {config.out_dir}/checkpoints/last.ckpt")
+        print(f"stopped; run the same command to resume from {config.out_dir}/checkpoints/last.ckpt" if stopped
+              else final_lines(Path(config.out_dir), config.model.targets))
+    if stopped:
+        end_by_signal(stop_signal)
     return 0
+
+
+def end_by_signal(signum: int) -> None:
+    """End this process by ``signum`` (its default action), so that a shell running it sees the interruption and
+    stops too: a loop over targets, or ``train && export``, must not go on after Ctrl-C."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
 
 
 if __name__ == "__main__":

@@ -429,6 +429,28 @@ def test_a_missing_data_root_is_named_before_anything_is_created(tmp_path, capsy
     assert not out.exists()
 
 
+@pytest.mark.parametrize("kind, folder, valid, expected", [
+    ("sdx23", "sdx", None, r"data.valid_tracks: the SDX23 sets have no official validation split"),
+    ("sdx23", "sdx", "[nope]", r"validation track\(s\) not found in sdx23 set .*sdx: 'nope'"),
+    ("sdx23", "sdx", "[a,b]", r"every track of sdx23 set .*sdx is a validation track"),
+    ("musdb18hq", "musdb", "official", r"validation track\(s\) not found in musdb18hq set .*'Actions - One Minute"),
+    ("musdb18hq", "sdx", "official", r"sdx/train is not a folder .*for the SDX23 sets, data.kind=sdx23"),
+])
+def test_a_validation_split_that_does_not_fit_the_data_is_named_before_anything_is_created(
+        tmp_path, kind, folder, valid, expected):
+    from train.__main__ import main
+
+    for name in ("a", "b"):  # empty track folders: the split is checked on the names alone
+        (tmp_path / "sdx" / name).mkdir(parents=True)
+        (tmp_path / "musdb" / "train" / name).mkdir(parents=True)
+    out = tmp_path / "run"
+    argv = ["--config", str(TINY), f"out_dir={out}", f"data.kind={kind}", f"data.root={tmp_path / folder}",
+            *([f"data.valid_tracks={valid}"] if valid else [])]
+    with pytest.raises(ValueError, match=expected):
+        main(argv)
+    assert not out.exists()
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a GPU")
 def test_a_gpu_accelerator_without_a_gpu_is_named_before_anything_is_created(tmp_path):
     from train.__main__ import main

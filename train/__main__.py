@@ -44,6 +44,7 @@ from models import BSRNN, load_model
 from models.allocator import keep_freed_memory
 from models.atomic import remove_stale_temporaries, write_text
 from models.cli import add_debug_flag, run_main
+from train import datasets
 from train.config import ExperimentConfig, load_config, save_config
 from train.loader import EpochDataset
 from train.module import SeparationModule
@@ -294,7 +295,8 @@ def check_accelerator(config: ExperimentConfig) -> None:
 
 
 def check_data(config: ExperimentConfig) -> None:
-    """Fail, naming ``data.root``, when the dataset is not where the config says (before anything is created)."""
+    """Fail, naming ``data.root`` or ``data.valid_tracks``, when the dataset is not where the config says or the
+    validation split does not fit it (before anything is created)."""
     data = config.data
     if data.kind == "synthetic":
         return
@@ -306,8 +308,11 @@ def check_data(config: ExperimentConfig) -> None:
     root = Path(data.root)
     needed = root / "train" if data.kind in ("musdb18hq", "musdb18") else root
     if not needed.is_dir():
-        raise ValueError(f"data.root={data.root}: {needed} is not a folder (expected {layout}; see README, "
+        hint = "; for the SDX23 sets, data.kind=sdx23" if data.kind != "sdx23" and root.is_dir() else ""
+        raise ValueError(f"data.root={data.root}: {needed} is not a folder (expected {layout}{hint}; see README, "
                          "'Getting the data')")
+    valid_names = datasets.validation_names(data.valid_tracks, data.kind)
+    datasets.check_split(datasets.track_names(data.kind, root), valid_names, f"{data.kind} set {data.root}")
 
 
 def quiet_lightning() -> None:

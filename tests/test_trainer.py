@@ -493,6 +493,21 @@ def test_keeping_freed_memory_in_training_is_opt_in(tmp_path, monkeypatch):
     assert calls == [True]
 
 
+def test_lightnings_warnings_about_what_the_kit_does_on_purpose_are_left_out():
+    import warnings
+
+    from train.__main__ import quiet_lightning
+
+    with warnings.catch_warnings(record=True) as shown:
+        warnings.simplefilter("always")
+        quiet_lightning()
+        warnings.warn("Checkpoint directory /runs/x/checkpoints exists and is not empty.", UserWarning, stacklevel=1)
+        warnings.warn("The number of training batches (20) is smaller than the logging interval "
+                      "Trainer(log_every_n_steps=50). Set a lower value", UserWarning, stacklevel=1)
+        warnings.warn("something else", UserWarning, stacklevel=1)
+    assert [str(w.message) for w in shown] == ["something else"]
+
+
 def test_no_lightning_model_summary_table(tmp_path):
     from lightning.pytorch.callbacks import ModelSummary
 

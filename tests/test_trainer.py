@@ -527,6 +527,19 @@ def test_final_lines_name_the_best_checkpoint_and_the_export_command(resumed_run
            f"python evaluate_locally.py --weights {whole / 'weights'}" in lines
     assert f"python -m train.export {whole} my_submission/weights/vocals.safetensors" in lines
     assert f"my_submission/weights/{whole.name}.safetensors" in final_lines(whole, ["vocals", "bass"])
+    assert f"python evaluate_locally.py --data data/musdb18hq/test --weights {whole / 'weights'}" \
+           in final_lines(whole, ["vocals"], Path("data/musdb18hq/test"))
+
+
+def test_the_musdb18hq_test_set_is_suggested_when_it_is_there(tmp_path):
+    from train.__main__ import musdb_test_set
+
+    (tmp_path / "train").mkdir()
+    config = tiny(tmp_path / "run", "data.kind=musdb18hq", f"data.root={tmp_path}")
+    assert musdb_test_set(config) is None
+    (tmp_path / "test").mkdir()
+    assert musdb_test_set(config) == tmp_path / "test"
+    assert musdb_test_set(tiny(tmp_path / "run")) is None  # the synthetic set: the evaluator's default data
 
 
 def test_max_minutes_counts_this_commands_time_not_the_resumed_runs(tmp_path, capsys):

@@ -327,9 +327,10 @@ def quiet_lightning() -> None:
                                               r"|is smaller than the logging interval).*")
 
 
-def final_lines(out_dir: Path, targets: Sequence[str]) -> str:
+def final_lines(out_dir: Path, targets: Sequence[str], test_data: Path | None = None) -> str:
     """What to do next: the best checkpoint, its validation SDR, and the export commands (to try the weights
-    beside the bundled ones, and to submit them), with the weight file named for ``targets``."""
+    beside the bundled ones, on ``test_data`` if given, and to submit them), with the weight file named for
+    ``targets``."""
     result_file = out_dir / "result.yaml"
     if not result_file.is_file():
         return f"training stopped before it finished; run the same command to resume from {out_dir}/checkpoints"
@@ -340,8 +341,15 @@ def final_lines(out_dir: Path, targets: Sequence[str]) -> str:
     name = f"{targets[0] if len(targets) == 1 else out_dir.name}.safetensors"
     return (f"best checkpoint: {best} (validation global SDR {score:.3f} dB)\n"
             f"try it: python -m train.export {out_dir} {out_dir / 'weights' / name} && "
-            f"python evaluate_locally.py --weights {out_dir / 'weights'}\n"
+            f"python evaluate_locally.py{f' --data {test_data}' if test_data else ''} --weights {out_dir / 'weights'}\n"
             f"submit it: python -m train.export {out_dir} my_submission/weights/{name}")
+
+
+def musdb_test_set(config: ExperimentConfig) -> Path | None:
+    """MUSDB18-HQ's ``test/`` beside the training tracks, where the run trained on MUSDB18-HQ and it exists."""
+    data = config.data
+    test = Path(data.root) / "test" if data.kind == "musdb18hq" and data.root else None
+    return test if test is not None and test.is_dir() else None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -370,7 +378,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"reached trainer.max_minutes={config.trainer.max_minutes:g}; run the same command to train on "
                   f"from {config.out_dir}/checkpoints/last.ckpt")
         print(f"stopped; run the same command to resume from {config.out_dir}/checkpoints/last.ckpt" if stopped
-              else final_lines(Path(config.out_dir), config.model.targets))
+              else final_lines(Path(config.out_dir), config.model.targets, musdb_test_set(config)))
     if stopped:
         end_by_signal(stop_signal)
     return 0

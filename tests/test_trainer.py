@@ -392,6 +392,35 @@ def test_a_stop_signal_saves_a_checkpoint_then_stops(tmp_path, signum):
     assert run(tiny(tmp_path, *RESUME)).global_step == 16  # the same command resumes and finishes
 
 
+def test_the_processes_of_a_multi_gpu_run_save_and_stop_at_the_same_step(tmp_path):
+    """Saving is collective: a process whose own clock or signal says 'not yet' follows the one that is due."""
+    from types import SimpleNamespace
+
+    from train.__main__ import SaveOnStop, StopRequested
+
+    class OtherProcess:  # the reduction over this process and another one, which wants (signal, due) = other
+        root_device = torch.device("cpu")
+
+        def __init__(self, other):
+            self.other = torch.tensor(other)
+
+        def reduce(self, tensor, reduce_op):
+            assert reduce_op == "max"
+            return torch.maximum(tensor, self.other)
+
+    saved = []
+    trainer = SimpleNamespace(received_sigterm=False, world_size=2, is_global_zero=False, global_step=7,
+                              save_checkpoint=saved.append, strategy=OtherProcess([0, 1]))
+    callback = SaveOnStop(tmp_path / "last.ckpt", minutes=30)
+    callback.last_save = time.monotonic()  # not due here, but the other process is
+    callback.on_train_batch_end(trainer)
+    assert saved == [tmp_path / "last.ckpt"] and callback.stop_signal is None
+    trainer.strategy = OtherProcess([int(signal.SIGINT), 0])  # the other process got Ctrl-C
+    with pytest.raises(StopRequested):
+        callback.on_train_batch_end(trainer)
+    assert callback.stop_signal == signal.SIGINT and len(saved) == 2
+
+
 def test_ctrl_c_on_the_command_saves_once_and_ends_by_sigint(tmp_path):
     """Ctrl-C reaches the whole process group, DataLoader workers included: one notice, last.ckpt saved, and the
     command dies by SIGINT, so that a shell loop over targets stops instead of training the next one."""

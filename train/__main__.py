@@ -88,6 +88,12 @@ class SaveOnStop(Callback):
         if trainer.received_sigterm and self.stop_signal is None:
             self.stop_signal = signal.SIGTERM
         due = self.seconds is not None and time.monotonic() - self.last_save >= self.seconds
+        if trainer.world_size > 1:
+            # saving is collective (all processes at the same step) and so is stopping, but each process has its
+            # own clock and receives the signal in its own step: all follow the first that is due or signalled
+            wanted = torch.tensor([self.stop_signal or 0, int(due)], device=trainer.strategy.root_device)
+            signum, due = (int(v) for v in trainer.strategy.reduce(wanted, reduce_op="max").tolist())
+            self.stop_signal = self.stop_signal or signum or None
         if self.stop_signal is not None or due:
             trainer.save_checkpoint(self.path)
             self.last_save = time.monotonic()

@@ -533,8 +533,12 @@ def test_lightnings_warnings_about_what_the_kit_does_on_purpose_are_left_out():
         warnings.warn("Checkpoint directory /runs/x/checkpoints exists and is not empty.", UserWarning, stacklevel=1)
         warnings.warn("The number of training batches (20) is smaller than the logging interval "
                       "Trainer(log_every_n_steps=50). Set a lower value", UserWarning, stacklevel=1)
+        warnings.warn("It is recommended to use `self.log('valid/sdr', ..., sync_dist=True)` when logging on epoch "
+                      "level in distributed setting", UserWarning, stacklevel=1)  # already reduced by the module
+        warnings.warn("It is recommended to use `self.log('train/x', ..., sync_dist=True)`", UserWarning, stacklevel=1)
         warnings.warn("something else", UserWarning, stacklevel=1)
-    assert [str(w.message) for w in shown] == ["something else"]
+    assert [str(w.message) for w in shown] == ["It is recommended to use `self.log('train/x', ..., sync_dist=True)`",
+                                               "something else"]
 
 
 def test_no_lightning_model_summary_table(tmp_path):

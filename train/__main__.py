@@ -323,14 +323,16 @@ def check_data(config: ExperimentConfig) -> None:
 
 def quiet_lightning() -> None:
     """Leave out Lightning's tips, info lines ("0 Total Flops", GPU/TPU availability) and deprecation warnings, and
-    its warnings about what the kit does on purpose: resuming into the run's own checkpoint folder, and epochs
-    shorter than the logging interval."""
+    its warnings about what the kit does on purpose: resuming into the run's own checkpoint folder, epochs
+    shorter than the logging interval, validation scores logged without ``sync_dist`` (the module reduces them
+    across processes itself)."""
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
     logging.getLogger("lightning.fabric").setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     warnings.filterwarnings("ignore", message=r".*(LeafSpec|is deprecated|does not have many workers"
                                               r"|Checkpoint directory .* exists and is not empty"
-                                              r"|is smaller than the logging interval).*")
+                                              r"|is smaller than the logging interval"
+                                              r"|It is recommended to use `self.log\('(valid|real)/).*")
 
 
 def final_lines(out_dir: Path, targets: Sequence[str], test_data: Path | None = None) -> str:

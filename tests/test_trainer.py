@@ -13,6 +13,7 @@ import signal
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import lightning.pytorch as pl
@@ -391,6 +392,59 @@ def test_a_stop_signal_saves_a_checkpoint_then_stops(tmp_path, signum):
     assert run(tiny(tmp_path, *RESUME)).global_step == 16  # the same command resumes and finishes
 
 
+def test_the_processes_of_a_multi_gpu_run_save_and_stop_at_the_same_step(tmp_path):
+    """Saving is collective: a process whose own clock or signal says 'not yet' follows the one that is due."""
+    from types import SimpleNamespace
+
+    from train.__main__ import SaveOnStop, StopRequested
+
+    class OtherProcess:  # the reduction over this process and another one, which wants (signal, due) = other
+        root_device = torch.device("cpu")
+
+        def __init__(self, other):
+            self.other = torch.tensor(other)
+
+        def reduce(self, tensor, reduce_op):
+            assert reduce_op == "max"
+            return torch.maximum(tensor, self.other)
+
+    saved = []
+    trainer = SimpleNamespace(received_sigterm=False, world_size=2, is_global_zero=False, global_step=7,
+                              save_checkpoint=saved.append, strategy=OtherProcess([0, 1]))
+    callback = SaveOnStop(tmp_path / "last.ckpt", minutes=30)
+    callback.last_save = time.monotonic()  # not due here, but the other process is
+    callback.on_train_batch_end(trainer)
+    assert saved == [tmp_path / "last.ckpt"] and callback.stop_signal is None
+    trainer.strategy = OtherProcess([int(signal.SIGINT), 0])  # the other process got Ctrl-C
+    with pytest.raises(StopRequested):
+        callback.on_train_batch_end(trainer)
+    assert callback.stop_signal == signal.SIGINT and len(saved) == 2
+
+
+def test_ctrl_c_on_the_command_saves_once_and_ends_by_sigint(tmp_path):
+    """Ctrl-C reaches the whole process group, DataLoader workers included: one notice, last.ckpt saved, and the
+    command dies by SIGINT, so that a shell loop over targets stops instead of training the next one."""
+    out = tmp_path / "run"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    process = subprocess.Popen([sys.executable, "-m", "train", "--config", str(TINY), *FAST, f"out_dir={out}",
+                                "data.num_workers=1", "trainer.checkpoint_every_steps=1", "optim.epochs=50"],
+                               cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True)
+    try:
+        deadline = time.monotonic() + 300
+        while last_checkpoint(out) is None and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)  # the first step's checkpoint: training runs, the worker is forked
+        os.killpg(process.pid, signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=300)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == -signal.SIGINT, stderr[-3000:]
+    assert stderr.count("SIGINT: saving a checkpoint") == 1, stderr[-3000:]
+    assert "run the same command to resume" in stdout
+    assert torch.load(last_checkpoint(out), weights_only=True)["global_step"] >= 1
+
+
 def test_a_missing_data_root_is_named_before_anything_is_created(tmp_path, capsys):
     from train.__main__ import main
 
@@ -401,6 +455,28 @@ def test_a_missing_data_root_is_named_before_anything_is_created(tmp_path, capsy
     assert not out.exists()
     done = subprocess.run([sys.executable, "-m", "train", *argv], cwd=REPO, capture_output=True, text=True)
     assert done.returncode == 1 and len(done.stderr.strip().splitlines()) == 1 and "data.root=" in done.stderr
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("kind, folder, valid, expected", [
+    ("sdx23", "sdx", None, r"data.valid_tracks: the SDX23 sets have no official validation split"),
+    ("sdx23", "sdx", "[nope]", r"validation track\(s\) not found in sdx23 set .*sdx: 'nope'"),
+    ("sdx23", "sdx", "[a,b]", r"every track of sdx23 set .*sdx is a validation track"),
+    ("musdb18hq", "musdb", "official", r"validation track\(s\) not found in musdb18hq set .*'Actions - One Minute"),
+    ("musdb18hq", "sdx", "official", r"sdx/train is not a folder .*for the SDX23 sets, data.kind=sdx23"),
+])
+def test_a_validation_split_that_does_not_fit_the_data_is_named_before_anything_is_created(
+        tmp_path, kind, folder, valid, expected):
+    from train.__main__ import main
+
+    for name in ("a", "b"):  # empty track folders: the split is checked on the names alone
+        (tmp_path / "sdx" / name).mkdir(parents=True)
+        (tmp_path / "musdb" / "train" / name).mkdir(parents=True)
+    out = tmp_path / "run"
+    argv = ["--config", str(TINY), f"out_dir={out}", f"data.kind={kind}", f"data.root={tmp_path / folder}",
+            *([f"data.valid_tracks={valid}"] if valid else [])]
+    with pytest.raises(ValueError, match=expected):
+        main(argv)
     assert not out.exists()
 
 
@@ -446,6 +522,25 @@ def test_keeping_freed_memory_in_training_is_opt_in(tmp_path, monkeypatch):
     assert calls == [True]
 
 
+def test_lightnings_warnings_about_what_the_kit_does_on_purpose_are_left_out():
+    import warnings
+
+    from train.__main__ import quiet_lightning
+
+    with warnings.catch_warnings(record=True) as shown:
+        warnings.simplefilter("always")
+        quiet_lightning()
+        warnings.warn("Checkpoint directory /runs/x/checkpoints exists and is not empty.", UserWarning, stacklevel=1)
+        warnings.warn("The number of training batches (20) is smaller than the logging interval "
+                      "Trainer(log_every_n_steps=50). Set a lower value", UserWarning, stacklevel=1)
+        warnings.warn("It is recommended to use `self.log('valid/sdr', ..., sync_dist=True)` when logging on epoch "
+                      "level in distributed setting", UserWarning, stacklevel=1)  # already reduced by the module
+        warnings.warn("It is recommended to use `self.log('train/x', ..., sync_dist=True)`", UserWarning, stacklevel=1)
+        warnings.warn("something else", UserWarning, stacklevel=1)
+    assert [str(w.message) for w in shown] == ["It is recommended to use `self.log('train/x', ..., sync_dist=True)`",
+                                               "something else"]
+
+
 def test_no_lightning_model_summary_table(tmp_path):
     from lightning.pytorch.callbacks import ModelSummary
 
@@ -465,6 +560,19 @@ def test_final_lines_name_the_best_checkpoint_and_the_export_command(resumed_run
            f"python evaluate_locally.py --weights {whole / 'weights'}" in lines
     assert f"python -m train.export {whole} my_submission/weights/vocals.safetensors" in lines
     assert f"my_submission/weights/{whole.name}.safetensors" in final_lines(whole, ["vocals", "bass"])
+    assert f"python evaluate_locally.py --data data/musdb18hq/test --weights {whole / 'weights'}" \
+           in final_lines(whole, ["vocals"], Path("data/musdb18hq/test"))
+
+
+def test_the_musdb18hq_test_set_is_suggested_when_it_is_there(tmp_path):
+    from train.__main__ import musdb_test_set
+
+    (tmp_path / "train").mkdir()
+    config = tiny(tmp_path / "run", "data.kind=musdb18hq", f"data.root={tmp_path}")
+    assert musdb_test_set(config) is None
+    (tmp_path / "test").mkdir()
+    assert musdb_test_set(config) == tmp_path / "test"
+    assert musdb_test_set(tiny(tmp_path / "run")) is None  # the synthetic set: the evaluator's default data
 
 
 def test_max_minutes_counts_this_commands_time_not_the_resumed_runs(tmp_path, capsys):

@@ -44,6 +44,7 @@ from models import BSRNN, load_model
 from models.allocator import keep_freed_memory
 from models.atomic import remove_stale_temporaries, write_text
 from models.cli import add_debug_flag, run_main
+from train import datasets
 from train.config import ExperimentConfig, load_config, save_config
 from train.loader import EpochDataset
 from train.module import SeparationModule
@@ -66,8 +67,11 @@ class SaveOnStop(Callback):
         self.path, self.seconds = path, None if minutes is None else 60.0 * minutes
         self.stop_signal: int | None = None
         self.previous: dict[int, Any] = {}
+        self.pid = os.getpid()
 
     def _note(self, signum: int, frame: Any) -> None:
+        if os.getpid() != self.pid:  # a DataLoader worker forked after fit start: the main process stops it
+            return
         self.stop_signal = signum
         signal.signal(signal.SIGINT, signal.default_int_handler)  # a second Ctrl-C stops at once
         print(f"\n{signal.Signals(signum).name}: saving a checkpoint after this step, then stopping "
@@ -76,6 +80,7 @@ class SaveOnStop(Callback):
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self.last_save = time.monotonic()
         # SIGTERM: Lightning's own handler sets trainer.received_sigterm (and stops after this hook)
+        self.pid = os.getpid()
         if threading.current_thread() is threading.main_thread():
             self.previous = {signal.SIGINT: signal.signal(signal.SIGINT, self._note)}
 
@@ -83,6 +88,12 @@ class SaveOnStop(Callback):
         if trainer.received_sigterm and self.stop_signal is None:
             self.stop_signal = signal.SIGTERM
         due = self.seconds is not None and time.monotonic() - self.last_save >= self.seconds
+        if trainer.world_size > 1:
+            # saving is collective (all processes at the same step) and so is stopping, but each process has its
+            # own clock and receives the signal in its own step: all follow the first that is due or signalled
+            wanted = torch.tensor([self.stop_signal or 0, int(due)], device=trainer.strategy.root_device)
+            signum, due = (int(v) for v in trainer.strategy.reduce(wanted, reduce_op="max").tolist())
+            self.stop_signal = self.stop_signal or signum or None
         if self.stop_signal is not None or due:
             trainer.save_checkpoint(self.path)
             self.last_save = time.monotonic()
@@ -290,7 +301,8 @@ def check_accelerator(config: ExperimentConfig) -> None:
 
 
 def check_data(config: ExperimentConfig) -> None:
-    """Fail, naming ``data.root``, when the dataset is not where the config says (before anything is created)."""
+    """Fail, naming ``data.root`` or ``data.valid_tracks``, when the dataset is not where the config says or the
+    validation split does not fit it (before anything is created)."""
     data = config.data
     if data.kind == "synthetic":
         return
@@ -302,21 +314,31 @@ def check_data(config: ExperimentConfig) -> None:
     root = Path(data.root)
     needed = root / "train" if data.kind in ("musdb18hq", "musdb18") else root
     if not needed.is_dir():
-        raise ValueError(f"data.root={data.root}: {needed} is not a folder (expected {layout}; see README, "
+        hint = "; for the SDX23 sets, data.kind=sdx23" if data.kind != "sdx23" and root.is_dir() else ""
+        raise ValueError(f"data.root={data.root}: {needed} is not a folder (expected {layout}{hint}; see README, "
                          "'Getting the data')")
+    valid_names = datasets.validation_names(data.valid_tracks, data.kind)
+    datasets.check_split(datasets.track_names(data.kind, root), valid_names, f"{data.kind} set {data.root}")
 
 
 def quiet_lightning() -> None:
-    """Leave out Lightning's tips, info lines ("0 Total Flops", GPU/TPU availability) and deprecation warnings."""
+    """Leave out Lightning's tips, info lines ("0 Total Flops", GPU/TPU availability) and deprecation warnings, and
+    its warnings about what the kit does on purpose: resuming into the run's own checkpoint folder, epochs
+    shorter than the logging interval, validation scores logged without ``sync_dist`` (the module reduces them
+    across processes itself)."""
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
     logging.getLogger("lightning.fabric").setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", category=DeprecationWarning)
-    warnings.filterwarnings("ignore", message=r".*(LeafSpec|is deprecated|does not have many workers).*")
+    warnings.filterwarnings("ignore", message=r".*(LeafSpec|is deprecated|does not have many workers"
+                                              r"|Checkpoint directory .* exists and is not empty"
+                                              r"|is smaller than the logging interval"
+                                              r"|It is recommended to use `self.log\('(valid|real)/).*")
 
 
-def final_lines(out_dir: Path, targets: Sequence[str]) -> str:
+def final_lines(out_dir: Path, targets: Sequence[str], test_data: Path | None = None) -> str:
     """What to do next: the best checkpoint, its validation SDR, and the export commands (to try the weights
-    beside the bundled ones, and to submit them), with the weight file named for ``targets``."""
+    beside the bundled ones, on ``test_data`` if given, and to submit them), with the weight file named for
+    ``targets``."""
     result_file = out_dir / "result.yaml"
     if not result_file.is_file():
         return f"training stopped before it finished; run the same command to resume from {out_dir}/checkpoints"
@@ -327,8 +349,15 @@ def final_lines(out_dir: Path, targets: Sequence[str]) -> str:
     name = f"{targets[0] if len(targets) == 1 else out_dir.name}.safetensors"
     return (f"best checkpoint: {best} (validation global SDR {score:.3f} dB)\n"
             f"try it: python -m train.export {out_dir} {out_dir / 'weights' / name} && "
-            f"python evaluate_locally.py --weights {out_dir / 'weights'}\n"
+            f"python evaluate_locally.py{f' --data {test_data}' if test_data else ''} --weights {out_dir / 'weights'}\n"
             f"submit it: python -m train.export {out_dir} my_submission/weights/{name}")
+
+
+def musdb_test_set(config: ExperimentConfig) -> Path | None:
+    """MUSDB18-HQ's ``test/`` beside the training tracks, where the run trained on MUSDB18-HQ and it exists."""
+    data = config.data
+    test = Path(data.root) / "test" if data.kind == "musdb18hq" and data.root else None
+    return test if test is not None and test.is_dir() else None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -349,14 +378,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         trainer = run(config)
     except RunFolderLocked as e:
         sys.exit(f"python -m train: {e}")
-    stopped = any(isinstance(c, SaveOnStop) and c.stop_signal is not None for c in trainer.callbacks)
+    stop_signal = next((c.stop_signal for c in trainer.callbacks if isinstance(c, SaveOnStop)), None)
+    stopped = stop_signal is not None
     out_of_time = any(isinstance(c, CommandTimer) and c.time_remaining() <= 0 for c in trainer.callbacks)
-    if out_of_time and not stopped:
-        print(f"reached trainer.max_minutes={config.trainer.max_minutes:g}; run the same command to train on "
-              f"from {config.out_dir}/checkpoints/last.ckpt")
-    print(f"stopped; run the same command to resume from {config.out_dir}/checkpoints/last.ckpt" if stopped
-          else final_lines(Path(config.out_dir), config.model.targets))
+    if trainer.is_global_zero:  # the other processes of a multi-GPU run end here too
+        if out_of_time and not stopped:
+            print(f"reached trainer.max_minutes={config.trainer.max_minutes:g}; run the same command to train on "
+                  f"from {config.out_dir}/checkpoints/last.ckpt")
+        print(f"stopped; run the same command to resume from {config.out_dir}/checkpoints/last.ckpt" if stopped
+              else final_lines(Path(config.out_dir), config.model.targets, musdb_test_set(config)))
+    if stopped:
+        end_by_signal(stop_signal)
     return 0
+
+
+def end_by_signal(signum: int) -> None:
+    """End this process by ``signum`` (its default action), so that a shell running it sees the interruption and
+    stops too: a loop over targets, or ``train && export``, must not go on after Ctrl-C."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
 
 
 if __name__ == "__main__":

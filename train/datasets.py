@@ -178,7 +178,7 @@ def validation_names(valid_tracks: list[str] | str | None, kind: str) -> list[st
     """
     if valid_tracks is None or valid_tracks == OFFICIAL:
         if kind == "sdx23":
-            raise ValueError("DataConfig.valid_tracks: the SDX23 sets have no official validation split; give a "
+            raise ValueError("data.valid_tracks: the SDX23 sets have no official validation split; give a "
                              "list of track folder names or a path to a text file with one name per line "
                              "(they are left out of training)")
         return musdb_validation_names()
@@ -187,18 +187,34 @@ def validation_names(valid_tracks: list[str] | str | None, kind: str) -> list[st
     return list(valid_tracks)
 
 
+def track_names(kind: str, root: str | os.PathLike) -> list[str]:
+    """The names of the training set's tracks, from the folder listing alone (no file is opened), as the
+    listings above name them."""
+    folder = Path(root) / "train" if kind in ("musdb18hq", "musdb18") else Path(root)
+    if kind == "musdb18":
+        return sorted(p.name[: -len(STEM_FILE_SUFFIX)] for p in folder.iterdir()
+                      if p.name.endswith(STEM_FILE_SUFFIX) and not p.name.startswith("."))
+    return sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def check_split(names: list[str], valid_names: list[str], where: str) -> None:
+    """Fail, naming ``where`` (the dataset folder), when a validation name matches none of the track ``names``,
+    or when no track is left for training."""
+    present = set(names)
+    unknown = [n for n in valid_names if n not in present]
+    if unknown:
+        shown = ", ".join(repr(n) for n in unknown[:5]) + (" ..." if len(unknown) > 5 else "")
+        raise ValueError(f"validation track(s) not found in {where}: {shown} ({len(unknown)} of {len(valid_names)} "
+                         "names missing)")
+    if not present - set(valid_names):
+        raise ValueError(f"every track of {where} is a validation track; nothing is left for training")
+
+
 def split_tracks(tracks: list, names: list[str], where: str) -> tuple[list, list]:
     """``(training tracks, validation tracks)``: the tracks named in ``names`` go to validation, in ``names`` order.
 
     A name that matches no track is an error naming ``where`` (the dataset folder)."""
+    check_split([t.name for t in tracks], names, where)
     by_name = {t.name: t for t in tracks}
-    unknown = [n for n in names if n not in by_name]
-    if unknown:
-        shown = ", ".join(repr(n) for n in unknown[:5]) + (" ..." if len(unknown) > 5 else "")
-        raise ValueError(f"validation track(s) not found in {where}: {shown} ({len(unknown)} of {len(names)} "
-                         "names missing)")
     chosen = set(names)
-    train = [t for t in tracks if t.name not in chosen]
-    if not train:
-        raise ValueError(f"every track of {where} is a validation track; nothing is left for training")
-    return train, [by_name[n] for n in dict.fromkeys(names)]
+    return [t for t in tracks if t.name not in chosen], [by_name[n] for n in dict.fromkeys(names)]

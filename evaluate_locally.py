@@ -30,7 +30,13 @@ from my_submission.bsrnn_model import WEIGHTS_DIR, BSRNNModel, WeightsNotFoundEr
 from my_submission.identity_model import IdentityModel
 from my_submission.separation_model import describe_sources
 from my_submission.user_config import MySeparationModel
-from tools.model_flags import add_settings_flags, construct_model, import_model_class, settings_from_flags
+from tools.model_flags import (
+    add_settings_flags,
+    class_settings,
+    construct_model,
+    import_model_class,
+    settings_from_flags,
+)
 
 OFFICIAL_DATA = Path("public_dataset/MUSDB18-7-WAV/test")
 DEFAULT_TEST_SET_DIR = cache_dir("default-testset")
@@ -112,9 +118,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.limit is not None and args.limit < 1:
         raise ValueError(f"--limit must be >= 1, got {args.limit}")
-    settings = settings_from_flags(args)
     tracks = find_tracks(resolve_data(args.data))[:args.limit]
     cls, name, identity = resolve_model(args.model, args.weights)
+    settings = settings_from_flags(args, base=class_settings(cls))  # as the grader runs it, and the flags
 
     def make_model():
         model = construct_model(cls, settings, args.weights)

@@ -1,8 +1,9 @@
 """Inference settings of the submission: the one place that says how a model runs over a track.
 
 Defaults are below; a model takes an ``InferenceSettings`` value (``BSRNNModel(settings=...)``), and
-the command-line tools build one from their flags (``--window 4``). To change what the grader runs,
-change the defaults here or bind settings in ``user_config.py``.
+the command-line tools build one from their flags (``--window 4``) on top of the settings the model class
+runs with. To change what the grader runs, change the defaults here, or bind settings in ``user_config.py``: a
+subclass whose ``settings`` parameter defaults to them.
 """
 
 from __future__ import annotations

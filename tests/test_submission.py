@@ -17,8 +17,15 @@ from my_submission.bsrnn_model import BSRNNModel, WeightsNotFoundError
 from my_submission.identity_model import IdentityModel, QuarterMixtureModel
 from my_submission.separation_model import INSTRUMENTS, Part, SeparationModel, describe_sources
 from my_submission.settings import InferenceSettings
-from tools.model_flags import add_settings_flags, construct_model, import_model_class, settings_from_flags
+from tools.model_flags import (
+    add_settings_flags,
+    class_settings,
+    construct_model,
+    import_model_class,
+    settings_from_flags,
+)
 from tools.separate import main as separate_main
+from tools.separator import Separator
 
 RATE = 44100
 TINY = dict(feature_dim=8, num_repeat=1, band_scheme=[[4000.0, 2000.0]])  # three bands: fast
@@ -316,6 +323,41 @@ def test_user_config_binds_the_bsrnn_model(bsrnn, weights_folder, tmp_path):
         import_model_class("no_such_package.Model")
     assert construct_model(IdentityModel, SHORT, tmp_path).settings == SHORT  # takes settings, not a folder
     assert construct_model(BSRNNModel, SHORT, weights_folder).weight_files[0].parent == weights_folder
+
+
+class BoundSettingsModel(IdentityModel):
+    """A user_config-style class that binds its own inference settings."""
+
+    def __init__(self, settings: InferenceSettings = SHORT) -> None:
+        super().__init__(settings)
+
+
+def test_the_tools_start_from_the_settings_a_model_class_binds():
+    assert class_settings(BoundSettingsModel) == SHORT
+    assert class_settings(BSRNNModel) == class_settings(IdentityModel) == InferenceSettings()
+    parser = argparse.ArgumentParser()
+    add_settings_flags(parser)
+    flags = settings_from_flags(parser.parse_args(["--hop", "0.2"]), base=class_settings(BoundSettingsModel))
+    assert flags == dataclasses.replace(SHORT, hop=0.2)  # the flags go on top of the class's settings
+    assert Separator(model=BoundSettingsModel).model.settings == SHORT  # as the grader would run it
+    assert Separator(model=BoundSettingsModel, device="cpu").model.settings == dataclasses.replace(SHORT, device="cpu")
+
+
+def test_evaluate_locally_runs_a_model_with_the_settings_it_binds(tmp_path, monkeypatch):
+    import json
+    import sys
+
+    import evaluate_locally
+    from tests.conftest import write_noise_dataset
+
+    write_noise_dataset(tmp_path / "data", n_tracks=1, seconds=1.0)
+    monkeypatch.setitem(sys.modules, "bound_model", type(sys)("bound_model"))
+    sys.modules["bound_model"].BoundSettingsModel = BoundSettingsModel
+    out = tmp_path / "out"
+    evaluate_locally.main(["--data", str(tmp_path / "data"), "--outputs", str(out), "--model",
+                           "bound_model.BoundSettingsModel", "--metric", "global", "--batch-size", "2"])
+    stored = json.loads(next((out / "scores").glob("*.json")).read_text())["run"]["settings"]
+    assert stored == dataclasses.asdict(dataclasses.replace(SHORT, batch_size=2))
 
 
 def test_settings_defaults_flags_and_checks():

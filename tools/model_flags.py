@@ -26,12 +26,22 @@ def add_settings_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--weights", type=Path, help="weights folder (default: my_submission/weights)")
 
 
-def settings_from_flags(args: argparse.Namespace, progress: bool = False) -> InferenceSettings:
-    """The default ``InferenceSettings`` with the flags given in ``args`` applied (checked)."""
+def class_settings(cls: type) -> InferenceSettings:
+    """The settings ``cls`` runs with when the grader constructs it: the default of its ``settings`` parameter when
+    that is an ``InferenceSettings`` (a subclass in ``user_config.py`` may bind its own), else the defaults."""
+    parameter = inspect.signature(cls).parameters.get("settings")
+    default = None if parameter is None else parameter.default
+    return default if isinstance(default, InferenceSettings) else InferenceSettings()
+
+
+def settings_from_flags(args: argparse.Namespace, progress: bool = False,
+                        base: InferenceSettings | None = None) -> InferenceSettings:
+    """``base`` (default: the default ``InferenceSettings``; give :func:`class_settings` of the model class) with
+    the flags given in ``args`` applied (checked)."""
     overrides = {"window": args.window, "hop": args.hop, "batch_size": args.batch_size,
                  "precision": args.precision, "device": args.device, "progress": progress,
                  "mixture_consistency": args.mixture_consistency}
-    return dataclasses.replace(InferenceSettings(), **{k: v for k, v in overrides.items() if v is not None})
+    return dataclasses.replace(base or InferenceSettings(), **{k: v for k, v in overrides.items() if v is not None})
 
 
 def import_model_class(dotted: str) -> type:

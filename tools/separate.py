@@ -32,7 +32,7 @@ from models.contract import INSTRUMENTS
 from my_submission.separation_model import describe_sources
 
 from .audio_io import AUDIO_SUFFIXES, AudioInfo, OutputFormat, probe, write_audio
-from .model_flags import add_settings_flags, settings_from_flags
+from .model_flags import add_settings_flags, class_settings, import_model_class, settings_from_flags
 from .separator import DEFAULT_MODEL, Separator
 
 DEFAULT_TEMPLATE = "{track}/{stem}.{ext}"
@@ -195,13 +195,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         fmt = output_format(args)
         check_template(args.filename)
         writable_folder(args.out)
-        settings = settings_from_flags(args, progress=True)
+        cls = import_model_class(args.model)
+        settings = settings_from_flags(args, progress=True, base=class_settings(cls))
     except ValueError as e:
         parser.error(str(e))
     probed = probe_inputs(args)  # a missing or unreadable input is told before the model loads
     targets = INSTRUMENTS if args.two_stems else tuple(args.targets or INSTRUMENTS)
     stems = (args.two_stems, f"no_{args.two_stems}") if args.two_stems else targets
-    separator = Separator(args.weights, settings=settings, targets=targets, model=args.model, progress=True)
+    separator = Separator(args.weights, settings=settings, targets=targets, model=cls, progress=True)
     jobs = plan(args, probed, stems, separator.name, fmt)
     sources = separator.target_sources()
     if "fallback" in sources.values():

@@ -24,16 +24,16 @@ from models.contract import INSTRUMENTS
 from my_submission.settings import InferenceSettings
 
 from .audio_io import read_audio
-from .model_flags import construct_model, import_model_class
+from .model_flags import class_settings, construct_model, import_model_class
 
 DEFAULT_MODEL = "my_submission.user_config.MySeparationModel"
 
 
 class Separator:
     """A model loaded once. ``weights``: a weights folder (default ``my_submission/weights``); ``device``,
-    ``precision`` and ``settings`` (an ``InferenceSettings``) say how it runs; ``targets``: the instruments to
-    compute (default all four); ``device`` / ``precision``: ``None`` keeps the settings'; ``model``: a model
-    class or its dotted path."""
+    ``precision`` and ``settings`` (an ``InferenceSettings``; default: the model class's own, as the grader runs it)
+    say how it runs; ``targets``: the instruments to compute (default all four); ``device`` / ``precision``: ``None``
+    keeps the settings'; ``model``: a model class or its dotted path."""
 
     def __init__(self, weights: str | os.PathLike | None = None, device: str | None = None,
                  precision: str | None = None,
@@ -42,10 +42,10 @@ class Separator:
         unknown = [t for t in targets if t not in INSTRUMENTS]
         if unknown or not targets:
             raise ValueError(f"targets must be some of {list(INSTRUMENTS)}, got {list(targets)}")
-        given = {"device": device, "precision": precision}
-        settings = dataclasses.replace(settings or InferenceSettings(), progress=progress,
-                                       **{k: v for k, v in given.items() if v is not None})
         cls = import_model_class(model) if isinstance(model, str) else model
+        given = {"device": device, "precision": precision}
+        settings = dataclasses.replace(settings or class_settings(cls), progress=progress,
+                                       **{k: v for k, v in given.items() if v is not None})
         self.model = construct_model(cls, settings, Path(weights) if weights is not None else None)
         self.targets = tuple(t for t in INSTRUMENTS if t in targets)
         self.model.active_targets = self.targets

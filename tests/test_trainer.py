@@ -419,6 +419,12 @@ def test_the_processes_of_a_multi_gpu_run_save_and_stop_at_the_same_step(tmp_pat
     with pytest.raises(StopRequested):
         callback.on_train_batch_end(trainer)
     assert callback.stop_signal == signal.SIGINT and len(saved) == 2
+    callback = SaveOnStop(tmp_path / "last.ckpt", minutes=30)
+    callback.last_save = time.monotonic()
+    trainer.strategy = OtherProcess([int(signal.SIGTERM), 0])  # SIGTERM reached the other process only
+    with pytest.raises(StopRequested):  # not Lightning's SIGTERM path, which this process would not take
+        callback.on_train_batch_end(trainer)
+    assert callback.stop_signal == signal.SIGTERM and len(saved) == 3
 
 
 def test_ctrl_c_on_the_command_saves_once_and_ends_by_sigint(tmp_path):

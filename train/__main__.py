@@ -101,10 +101,11 @@ class SaveOnStop(Callback):
             if trainer.is_global_zero:
                 print(f"saved {self.path} at step {trainer.global_step}; run the same command to resume",
                       file=sys.stderr)
-            if self.stop_signal == signal.SIGINT:
+            if self.stop_signal == signal.SIGINT or not trainer.received_sigterm:
                 # end fitting now: should_stop would first run a validation whose checkpoint marks the epoch done
+                # (and, where only another process got SIGTERM, a collective validation it never joins)
                 raise StopRequested(self.stop_signal)
-            trainer.should_stop = True  # SIGTERM: Lightning raises SIGTERMException after this hook
+            trainer.should_stop = True  # SIGTERM here: Lightning raises SIGTERMException after this hook
 
     def restore_handlers(self) -> None:
         """Put back the handlers this callback replaced (also after Lightning's own signal teardown)."""

@@ -118,9 +118,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.limit is not None and args.limit < 1:
         raise ValueError(f"--limit must be >= 1, got {args.limit}")
-    tracks = find_tracks(resolve_data(args.data))[:args.limit]
     cls, name, identity = resolve_model(args.model, args.weights)
     settings = settings_from_flags(args, base=class_settings(cls))  # as the grader runs it, and the flags
+    settings.torch_device()  # a device this machine lacks: one line now, before any track is read
+    tracks = find_tracks(resolve_data(args.data))[:args.limit]
 
     def make_model():
         model = construct_model(cls, settings, args.weights)

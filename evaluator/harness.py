@@ -177,7 +177,7 @@ def stored_result(path: Path) -> TrackResult | None:
         return None
     try:
         data = json.loads(path.read_text())
-        return TrackResult.from_dict(data) if isinstance(data, dict) else None
+        return TrackResult.from_dict(data) if isinstance(data, dict) and isinstance(data.get("run"), dict) else None
     except (OSError, ValueError, TypeError):
         return None
 

@@ -89,6 +89,9 @@ def test_a_stored_score_that_cannot_be_read_back_is_measured_again(dataset, tmp_
     again = evaluate(tracks, tmp_path, IdentityModel, {"model": IDENTITY}, metric="global", progress=False)
     assert not again[0].cached and again[0].global_sdr == first[0].global_sdr
     assert json.loads(scores.read_text())["global_sdr"] == first[0].global_sdr
+    complete = json.loads(scores.read_text())
+    scores.write_text(json.dumps({**complete, "run": "x"}))  # every field, but no run to compare
+    assert not evaluate(tracks, tmp_path, IdentityModel, {"model": IDENTITY}, metric="global", progress=False)[0].cached
 
 
 def test_time_limit_targets_and_metric_choice(dataset, tmp_path):

@@ -422,9 +422,24 @@ def test_the_processes_of_a_multi_gpu_run_save_and_stop_at_the_same_step(tmp_pat
     callback = SaveOnStop(tmp_path / "last.ckpt", minutes=30)
     callback.last_save = time.monotonic()
     trainer.strategy = OtherProcess([int(signal.SIGTERM), 0])  # SIGTERM reached the other process only
-    with pytest.raises(StopRequested):  # not Lightning's SIGTERM path, which this process would not take
+    with pytest.raises(StopRequested):
         callback.on_train_batch_end(trainer)
     assert callback.stop_signal == signal.SIGTERM and len(saved) == 3
+
+    class LateSignal(OtherProcess):  # a signal lands here while the reduction runs: the others did not see it
+        def reduce(self, tensor, reduce_op):
+            callback._note(signal.SIGTERM, None)
+            return super().reduce(tensor, reduce_op)
+
+    callback = SaveOnStop(tmp_path / "last.ckpt", minutes=30)
+    callback.last_save = time.monotonic()
+    trainer.strategy = LateSignal([0, 0])
+    callback.on_train_batch_end(trainer)  # this step follows the reduced values: no save, no stop
+    assert len(saved) == 3
+    trainer.strategy = OtherProcess([0, 0])
+    with pytest.raises(StopRequested):  # the next step carries it to every process
+        callback.on_train_batch_end(trainer)
+    assert callback.stop_signal == signal.SIGTERM and len(saved) == 4
 
 
 def test_ctrl_c_on_the_command_saves_once_and_ends_by_sigint(tmp_path):

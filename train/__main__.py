@@ -79,33 +79,32 @@ class SaveOnStop(Callback):
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self.last_save = time.monotonic()
-        # SIGTERM: Lightning's own handler sets trainer.received_sigterm (and stops after this hook)
         self.pid = os.getpid()
         if threading.current_thread() is threading.main_thread():
             self.previous = {signal.SIGINT: signal.signal(signal.SIGINT, self._note)}
 
     def on_train_batch_end(self, trainer: pl.Trainer, *args: Any) -> None:
-        if trainer.received_sigterm and self.stop_signal is None:
+        if trainer.received_sigterm and self.stop_signal is None:  # Lightning's SIGTERM handler noted it
             self.stop_signal = signal.SIGTERM
         due = self.seconds is not None and time.monotonic() - self.last_save >= self.seconds
+        stop = self.stop_signal
         if trainer.world_size > 1:
             # saving is collective (all processes at the same step) and so is stopping, but each process has its
-            # own clock and receives the signal in its own step: all follow the first that is due or signalled
-            wanted = torch.tensor([self.stop_signal or 0, int(due)], device=trainer.strategy.root_device)
+            # own clock and receives the signal in its own step: all follow the first that is due or signalled.
+            # This step decides on the reduced values alone; a signal noted after `wanted` was built counts next step
+            wanted = torch.tensor([stop or 0, int(due)], device=trainer.strategy.root_device)
             signum, due = (int(v) for v in trainer.strategy.reduce(wanted, reduce_op="max").tolist())
-            self.stop_signal = self.stop_signal or signum or None
-        if self.stop_signal is not None or due:
+            stop = signum or None
+        if stop is not None or due:
             trainer.save_checkpoint(self.path)
             self.last_save = time.monotonic()
-        if self.stop_signal is not None:
+        if stop is not None:
+            self.stop_signal = stop
             if trainer.is_global_zero:
                 print(f"saved {self.path} at step {trainer.global_step}; run the same command to resume",
                       file=sys.stderr)
-            if self.stop_signal == signal.SIGINT or not trainer.received_sigterm:
-                # end fitting now: should_stop would first run a validation whose checkpoint marks the epoch done
-                # (and, where only another process got SIGTERM, a collective validation it never joins)
-                raise StopRequested(self.stop_signal)
-            trainer.should_stop = True  # SIGTERM here: Lightning raises SIGTERMException after this hook
+            # end fitting now: should_stop would first run a validation whose checkpoint marks the epoch done
+            raise StopRequested(stop)
 
     def restore_handlers(self) -> None:
         """Put back the handlers this callback replaced (also after Lightning's own signal teardown)."""
@@ -295,7 +294,8 @@ def check_accelerator(config: ExperimentConfig) -> None:
     if trainer.accelerator not in ("gpu", "cuda"):
         return
     count = torch.cuda.device_count() if torch.cuda.is_available() else 0
-    wanted = trainer.devices if isinstance(trainer.devices, int) else 1
+    devices = trainer.devices
+    wanted = max(devices, 1) if isinstance(devices, int) else 1  # -1: all of them, at least one
     if count < wanted:
         raise ValueError(f"trainer.accelerator={trainer.accelerator} trainer.devices={trainer.devices}: torch sees "
                          f"{count} CUDA device(s) here; use trainer.accelerator=cpu (or auto) on this machine")

@@ -508,6 +508,8 @@ def test_a_gpu_accelerator_without_a_gpu_is_named_before_anything_is_created(tmp
     out = tmp_path / "run"
     with pytest.raises(ValueError, match=r"trainer.accelerator=gpu trainer.devices=1: torch sees 0 CUDA device"):
         main(["--config", str(TINY), *FAST, f"out_dir={out}", "trainer.accelerator=gpu"])
+    with pytest.raises(ValueError, match=r"trainer.devices=-1: torch sees 0 CUDA device"):  # -1: all of them
+        main(["--config", str(TINY), *FAST, f"out_dir={out}", "trainer.accelerator=gpu", "trainer.devices=-1"])
     assert not out.exists()
 
 
